@@ -1,0 +1,23 @@
+"""The `madoguchi` command. Sub-commands live in `madoguchi/commands/`, one module per area;
+heavy imports happen inside the commands so a kiosk without the cloud extra can still run
+`madoguchi edge run`."""
+
+from __future__ import annotations
+
+import typer
+
+from madoguchi.commands import calendar, cloud, demo, edge, kiosks, protocol, provision
+
+app = typer.Typer(
+    name="madoguchi",
+    help="Remote counter kiosks for My Number Card procedures.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(protocol.app, name="protocol")
+app.add_typer(provision.app, name="provision")
+app.add_typer(edge.app, name="edge")
+app.add_typer(cloud.app, name="cloud")
+app.add_typer(kiosks.app, name="kiosks")
+app.add_typer(calendar.app, name="calendar")
+app.command("demo")(demo.run_demo)

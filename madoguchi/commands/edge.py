@@ -1,0 +1,7 @@
+"""`madoguchi edge …`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="edge", no_args_is_help=True)

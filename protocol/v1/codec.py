@@ -1,0 +1,119 @@
+"""Bytes <-> messages, with the checks that make the contract strict.
+
+`decode` is pure: it takes the topic string and payload bytes and either returns a message
+or raises `ProtocolError`. It never echoes payload values in its errors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from protocol.errors import ProtocolError, RejectReason
+from protocol.v1.messages import (
+    SCHEMA_VERSION,
+    CallMessage,
+    CommandMessage,
+    CommandResultMessage,
+    ConfigMessage,
+    Envelope,
+    EventMessage,
+    KioskMessage,
+    StateMessage,
+    TelemetryMessage,
+)
+from protocol.v1.topics import Topic, TopicKind, parse_topic
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+_ADAPTER: TypeAdapter[KioskMessage] = TypeAdapter(KioskMessage)
+
+_TYPE_FOR_KIND: dict[TopicKind, type[Envelope]] = {
+    TopicKind.STATE: StateMessage,
+    TopicKind.TELEMETRY: TelemetryMessage,
+    TopicKind.EVENT: EventMessage,
+    TopicKind.COMMAND: CommandMessage,
+    TopicKind.COMMAND_RESULT: CommandResultMessage,
+    TopicKind.CONFIG: ConfigMessage,
+    TopicKind.CALL_UP: CallMessage,
+    TopicKind.CALL_DOWN: CallMessage,
+}
+
+
+def message_type_for(kind: TopicKind) -> type[Envelope]:
+    """The one message class allowed on a topic kind."""
+    return _TYPE_FOR_KIND[kind]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A one-line summary naming fields and rules, without the input values."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False)[:5]:
+        location = ".".join(str(part) for part in item["loc"]) or "(message)"
+        parts.append(f"{location}: {item['msg']}")
+    more = error.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def decode(
+    topic_name: str, payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES
+) -> tuple[Topic, KioskMessage]:
+    """Parse and check one message received on `topic_name`."""
+    parsed_topic = parse_topic(topic_name)
+    if len(payload) > max_bytes:
+        raise ProtocolError(
+            RejectReason.TOO_LARGE, f"payload is {len(payload)} bytes, limit {max_bytes}"
+        )
+    try:
+        raw: Any = json.loads(payload)
+    except UnicodeDecodeError:
+        raise ProtocolError(RejectReason.NOT_JSON, "payload is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(
+            RejectReason.NOT_JSON, f"payload is not JSON ({exc.msg} at byte {exc.pos})"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ProtocolError(RejectReason.NOT_JSON, "payload is not a JSON object")
+    version = raw.get("schema")
+    if version != SCHEMA_VERSION:
+        raise ProtocolError(
+            RejectReason.BAD_VERSION,
+            f"schema version must be {SCHEMA_VERSION}"
+            + (" (field missing)" if version is None else ""),
+        )
+    expected = message_type_for(parsed_topic.kind)
+    declared = raw.get("type")
+    if declared != expected.model_fields["type"].default:
+        raise ProtocolError(
+            RejectReason.TOPIC_MISMATCH,
+            f"topic '{parsed_topic.kind.value}' carries only type "
+            f"'{expected.model_fields['type'].default}'",
+        )
+    try:
+        # JSON mode: strict types, but ISO datetimes and UUID strings are accepted as such.
+        message = _ADAPTER.validate_json(payload)
+    except ValidationError as exc:
+        raise ProtocolError(RejectReason.INVALID, describe_validation_error(exc)) from None
+    if message.kiosk_id != parsed_topic.kiosk_id:
+        raise ProtocolError(
+            RejectReason.KIOSK_MISMATCH, "kiosk_id in the payload differs from the topic"
+        )
+    return parsed_topic, message
+
+
+def encode(message: Envelope) -> bytes:
+    """Serialise a message after checking it as strictly as `decode` would."""
+    payload = message.model_dump_json(by_alias=True).encode()
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ProtocolError(
+            RejectReason.TOO_LARGE, f"payload is {len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}"
+        )
+    try:
+        _ADAPTER.validate_json(payload)
+    except ValidationError as exc:
+        raise ProtocolError(RejectReason.INVALID, describe_validation_error(exc)) from None
+    return payload

@@ -1,0 +1,204 @@
+"""Pydantic models of every kiosk <-> cloud message.
+
+Every message shares one envelope (`schema`, `type`, `kiosk_id`, `sent_at`, `seq`) and is one
+member of the `KioskMessage` union, discriminated on `type`. Models are strict (no type
+coercion), forbid unknown fields and are frozen. Free-text fields are short and bounded:
+nothing here is a place for personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from protocol.v1.ids import KioskId, SiteId
+
+SCHEMA_VERSION = 1
+
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+VersionText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+AttributeKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+Scalar = bool | int | float | ShortText
+Attributes = Annotated[dict[AttributeKey, Scalar], Field(max_length=32)]
+
+PeripheralName = Literal["card_reader", "tenkey", "face_camera", "document_scanner", "headset"]
+PeripheralStatus = Literal["ok", "absent", "error", "unknown"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, populate_by_name=True, ser_json_timedelta="float"
+    )
+
+
+class Envelope(StrictModel):
+    """Fields every message carries."""
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, alias="schema")
+    kiosk_id: KioskId
+    sent_at: AwareDatetime
+    seq: int = Field(ge=0, description="The sender's sequence number, increasing per kiosk")
+
+
+class Peripheral(StrictModel):
+    name: PeripheralName
+    status: PeripheralStatus
+    simulated: bool = Field(description="True when no real device stands behind it")
+    detail: ShortText | None = None
+
+
+# --- kiosk -> cloud -------------------------------------------------------------------------
+
+
+class StateMessage(Envelope):
+    """Birth (`online`, retained) and Last Will (`offline`) on the `state` topic.
+
+    `bd_seq` is the birth-death sequence number: the will set at connect time carries the
+    same number as the birth that follows, so a will from an older session (lower bd_seq)
+    can be recognised as stale and never marks a live kiosk offline.
+    """
+
+    type: Literal["state"] = "state"
+    status: Literal["online", "offline"]
+    bd_seq: int = Field(ge=0)
+    will: bool = Field(False, description="True when published by the broker as Last Will")
+    site_id: SiteId
+    agent_version: VersionText
+    os_version: Annotated[str, StringConstraints(max_length=128)]
+    peripherals: Annotated[tuple[Peripheral, ...], Field(max_length=16)] = ()
+
+
+class HostHealth(StrictModel):
+    cpu_percent: float = Field(ge=0, le=100)
+    memory_percent: float = Field(ge=0, le=100)
+    memory_used_bytes: int = Field(ge=0)
+    disk_percent: float = Field(ge=0, le=100)
+    disk_free_bytes: int = Field(ge=0)
+    uptime_s: float = Field(ge=0)
+    load_1m: float | None = Field(None, ge=0)
+    temperature_c: float | None = Field(None, ge=-50, le=150)
+
+
+class TelemetryMessage(Envelope):
+    type: Literal["telemetry"] = "telemetry"
+    interval_s: float = Field(gt=0, le=3600)
+    host: HostHealth
+    peripherals: Annotated[tuple[Peripheral, ...], Field(max_length=16)] = ()
+
+
+EventName = Literal[
+    "agent_started",
+    "agent_stopping",
+    "peripheral_connected",
+    "peripheral_disconnected",
+    "card_inserted",
+    "card_removed",
+    "config_applied",
+    "error",
+]
+
+
+class EventMessage(Envelope):
+    """Something happened on the kiosk. Never card or resident data."""
+
+    type: Literal["event"] = "event"
+    name: EventName
+    severity: Literal["info", "warning", "error"] = "info"
+    peripheral: PeripheralName | None = None
+    attributes: Attributes = Field(default_factory=dict)
+
+
+CommandName = Literal[
+    "self_test",
+    "restart_agent",
+    "reboot",
+    "collect_logs",
+    "set_config",
+    "update_agent",
+    "screenshot",
+]
+CommandStatus = Literal["accepted", "deferred", "rejected", "expired", "succeeded", "failed"]
+
+
+class CommandResultMessage(Envelope):
+    type: Literal["cmd_result"] = "cmd_result"
+    command_id: UUID
+    name: CommandName
+    status: CommandStatus
+    detail: Annotated[str, StringConstraints(max_length=500)] = ""
+    output: Attributes = Field(default_factory=dict)
+
+
+# --- cloud -> kiosk -------------------------------------------------------------------------
+
+
+class CommandMessage(Envelope):
+    """A maintenance command for the kiosk named in `kiosk_id` (the target)."""
+
+    type: Literal["cmd"] = "cmd"
+    command_id: UUID = Field(description="Idempotency key: a repeated id is answered, not rerun")
+    name: CommandName
+    args: Attributes = Field(default_factory=dict)
+    issued_by: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    expires_at: AwareDatetime
+    force: bool = Field(False, description="Run even during a resident session (admin only)")
+
+
+class KioskConfig(StrictModel):
+    """The desired configuration the cloud keeps retained for each kiosk."""
+
+    telemetry_interval_s: float = Field(10.0, ge=1, le=3600)
+
+
+class ConfigMessage(Envelope):
+    type: Literal["config"] = "config"
+    version: int = Field(ge=1)
+    config: KioskConfig
+
+
+# --- both directions ------------------------------------------------------------------------
+
+
+class CallMessage(Envelope):
+    """Call set-up between kiosk (`call/up`) and cloud (`call/down`).
+
+    The routing and signaling work extends `action` and adds the SDP/ICE payloads.
+    """
+
+    type: Literal["call"] = "call"
+    call_id: UUID
+    action: Literal["request", "cancel", "queued", "assigned", "ended"]
+    queue_position: int | None = Field(None, ge=0)
+    operator_display_name: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+KioskMessage = Annotated[
+    StateMessage
+    | TelemetryMessage
+    | EventMessage
+    | CommandMessage
+    | CommandResultMessage
+    | ConfigMessage
+    | CallMessage,
+    Field(discriminator="type"),
+]
+
+ALL_MESSAGES: tuple[type[Envelope], ...] = (
+    StateMessage,
+    TelemetryMessage,
+    EventMessage,
+    CommandMessage,
+    CommandResultMessage,
+    ConfigMessage,
+    CallMessage,
+)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, for `sent_at`."""
+    from datetime import UTC
+
+    return datetime.now(UTC)
