@@ -1,0 +1,190 @@
+"""Real servers for the tests, started on free loopback ports in temporary directories.
+
+A server the machine lacks makes the tests that need it fail loudly with the command that
+installs it; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import getpass
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from madoguchi.mosquitto import BrokerNotFoundError, MosquittoProcess, free_port, wait_for_port
+from provisioning.broker import write_broker_files
+from provisioning.ca import FleetCA, IssuedCertificate
+
+
+class MissingServerError(RuntimeError):
+    pass
+
+
+@dataclass
+class Broker:
+    """A real Mosquitto with TLS, client certificates and the generated ACL."""
+
+    ca: FleetCA
+    directory: Path
+    process: MosquittoProcess
+    host: str = "localhost"
+    _certs: dict[str, IssuedCertificate] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.process.port
+
+    @property
+    def ca_file(self) -> Path:
+        return self.ca.cert_path
+
+    @property
+    def cloud_cert(self) -> tuple[Path, Path]:
+        if "cloud.madoguchi" not in self._certs:
+            self._certs["cloud.madoguchi"] = self.ca.issue_cloud(self.directory / "clients")
+        issued = self._certs["cloud.madoguchi"]
+        return issued.cert_path, issued.key_path
+
+    def kiosk_cert(self, kiosk_id: str) -> tuple[Path, Path]:
+        if kiosk_id not in self._certs:
+            self._certs[kiosk_id] = self.ca.issue_kiosk(kiosk_id, self.directory / "clients")
+        issued = self._certs[kiosk_id]
+        return issued.cert_path, issued.key_path
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def start(self) -> None:
+        self.process.start()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def log(self) -> str:
+        return self.process.log_path.read_text(errors="replace")
+
+
+def start_broker(directory: Path) -> Broker:
+    try:
+        MosquittoProcess.executable()
+    except BrokerNotFoundError as exc:
+        raise MissingServerError(str(exc)) from exc
+    ca = FleetCA.create(directory / "ca")
+    port = free_port()
+    config = write_broker_files(
+        ca, directory / "broker", port=port, bind_address="127.0.0.1", run_as_user=getpass.getuser()
+    )
+    process = MosquittoProcess(config, port, log_path=directory / "mosquitto.log")
+    process.start()
+    return Broker(ca=ca, directory=directory, process=process)
+
+
+def _postgres_bindir() -> Path:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    if candidates:
+        return Path(candidates[0]).parent
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise MissingServerError(
+        "PostgreSQL is not installed: run `make setup` (Debian package postgresql)"
+    )
+
+
+@dataclass
+class Postgres:
+    """A real PostgreSQL cluster made with initdb in a temporary directory."""
+
+    bindir: Path
+    directory: Path
+    port: int
+    run_as: list[str]
+    _databases: int = 0
+
+    def url(self, database: str = "postgres", *, driver: str = "asyncpg") -> str:
+        return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        result = subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return result.stdout
+
+    def create_database(self) -> str:
+        self._databases += 1
+        name = f"test_{os.getpid()}_{self._databases}"
+        self.psql(f'CREATE DATABASE "{name}"')
+        return name
+
+    def _pg_ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.directory / "data"), *args],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._pg_ctl("-o", options, "-l", str(self.directory / "postgres.log"), "-w", "start")
+        wait_for_port("127.0.0.1", self.port, timeout=30)
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+
+def start_postgres() -> Postgres:
+    bindir = _postgres_bindir()
+    # PostgreSQL refuses to run as root; CI runs as root, so run it as the postgres user.
+    directory = Path(tempfile.mkdtemp(prefix="madoguchi-pg-"))
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(directory, user="postgres", group="postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(directory / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    server = Postgres(bindir=bindir, directory=directory, port=free_port(), run_as=run_as)
+    server.start()
+    return server
