@@ -1,0 +1,1 @@
+"""The kiosk agent. Imports `protocol` and nothing of `cloud`."""

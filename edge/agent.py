@@ -1,0 +1,217 @@
+"""The kiosk agent: the top object that wires the layers together and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import platform
+import signal
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+import structlog
+
+from edge.commands import CommandOutcome, CommandRouter
+from edge.counters import Counters
+from edge.link import KioskLink
+from edge.outbox import Outbox, Outgoing
+from edge.peripherals.registry import PeripheralRegistry
+from edge.settings import EdgeSettings
+from edge.telemetry.host import HostSampler
+from protocol.v1 import (
+    CommandMessage,
+    CommandResultMessage,
+    ConfigMessage,
+    EventMessage,
+    StateMessage,
+    TelemetryMessage,
+    Topic,
+    TopicKind,
+    encode,
+)
+from protocol.v1.messages import EventName, KioskMessage
+
+log = structlog.get_logger("edge.agent")
+
+
+def agent_version() -> str:
+    try:
+        return version("madoguchi")
+    except PackageNotFoundError:
+        return "0.0.0+source"
+
+
+def os_version() -> str:
+    try:
+        return platform.freedesktop_os_release().get("PRETTY_NAME", platform.platform())[:128]
+    except OSError:
+        return platform.platform()[:128]
+
+
+class KioskAgent:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        peripherals: PeripheralRegistry | None = None,
+        sampler: HostSampler | None = None,
+    ) -> None:
+        self.settings = settings
+        self.counters = Counters(settings.state_dir)
+        self.outbox = Outbox(settings.outbox_limit)
+        self.peripherals = peripherals or PeripheralRegistry.declared(
+            settings.peripherals, simulate=settings.simulate_peripherals
+        )
+        self.sampler = sampler or HostSampler()
+        self.telemetry_interval_s = settings.telemetry_interval_s
+        self.commands = CommandRouter()
+        self._register_commands()
+        self._interval_changed = asyncio.Event()
+        self._versions = (agent_version(), os_version())
+        self.link = KioskLink(
+            settings=settings,
+            counters=self.counters,
+            outbox=self.outbox,
+            make_state=self._state,
+            on_message=self._on_message,
+        )
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- messages -------------------------------------------------------------------------
+
+    def _envelope(self) -> dict[str, object]:
+        return {
+            "kiosk_id": self.settings.kiosk_id,
+            "sent_at": datetime.now(UTC),
+            "seq": self.counters.next_seq(),
+        }
+
+    async def _state(self, bd_seq: int, status: str, will: bool) -> StateMessage:
+        peripherals = await self.peripherals.statuses() if status == "online" else ()
+        return StateMessage.model_validate(
+            {
+                **self._envelope(),
+                "status": status,
+                "bd_seq": bd_seq,
+                "will": will,
+                "site_id": self.settings.site_id,
+                "agent_version": self._versions[0],
+                "os_version": self._versions[1],
+                "peripherals": peripherals,
+            },
+            strict=False,
+        )
+
+    def emit_event(self, name: EventName, **attributes: bool | int | float | str) -> None:
+        event = EventMessage.model_validate(
+            {**self._envelope(), "name": name, "attributes": attributes}, strict=False
+        )
+        self.outbox.put(Outgoing(TopicKind.EVENT, encode(event)))
+
+    async def telemetry(self) -> TelemetryMessage:
+        return TelemetryMessage.model_validate(
+            {
+                **self._envelope(),
+                "interval_s": self.telemetry_interval_s,
+                "host": await self.sampler.sample(),
+                "peripherals": await self.peripherals.statuses(),
+            },
+            strict=False,
+        )
+
+    # --- incoming -------------------------------------------------------------------------
+
+    async def _on_message(self, _topic: Topic, message: KioskMessage) -> None:
+        if isinstance(message, CommandMessage):
+            # Commands may take a while; the receive loop must keep reading.
+            task = asyncio.create_task(self._run_command(message))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        elif isinstance(message, ConfigMessage):
+            self._apply_config(message)
+
+    async def _run_command(self, command: CommandMessage) -> None:
+        outcome = await self.commands.handle(command, now=datetime.now(UTC))
+        log.info(
+            "command_answered",
+            command=command.name,
+            command_id=str(command.command_id),
+            status=outcome.status,
+        )
+        result = CommandResultMessage.model_validate(
+            {
+                **self._envelope(),
+                "command_id": command.command_id,
+                "name": command.name,
+                "status": outcome.status,
+                "detail": outcome.detail,
+                "output": outcome.output,
+            },
+            strict=False,
+        )
+        self.outbox.put(Outgoing(TopicKind.COMMAND_RESULT, encode(result)))
+
+    def _apply_config(self, message: ConfigMessage) -> None:
+        interval = message.config.telemetry_interval_s
+        if interval != self.telemetry_interval_s:
+            self.telemetry_interval_s = interval
+            self._interval_changed.set()
+        log.info("config_applied", version=message.version, telemetry_interval_s=interval)
+        self.emit_event("config_applied", version=message.version)
+
+    def _register_commands(self) -> None:
+        @self.commands.on("self_test")
+        async def self_test(_command: CommandMessage) -> CommandOutcome:
+            results = await self.peripherals.self_test()
+            failed = [p.name for p in results if p.status != "ok"]
+            output: dict[str, bool | int | float | str] = {
+                p.name: p.status + (" (simulated)" if p.simulated else "") for p in results
+            }
+            if failed:
+                return CommandOutcome("failed", "failing: " + ", ".join(failed), output)
+            return CommandOutcome("succeeded", "all peripherals ok", output)
+
+    # --- running --------------------------------------------------------------------------
+
+    async def _telemetry_loop(self) -> None:
+        while True:
+            try:
+                message = await self.telemetry()
+                self.outbox.put(Outgoing(TopicKind.TELEMETRY, encode(message)))
+            except Exception:
+                log.exception("telemetry_failed")
+            self._interval_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._interval_changed.wait(), timeout=self.telemetry_interval_s
+                )
+
+    async def run(self) -> None:
+        """Run until `stop()` (or SIGTERM/SIGINT when installed by `run_forever`)."""
+        log.info(
+            "agent_starting",
+            kiosk_id=self.settings.kiosk_id,
+            site_id=self.settings.site_id,
+            simulated=self.settings.simulate_peripherals,
+        )
+        self.emit_event("agent_started", version=self._versions[0])
+        telemetry = asyncio.create_task(self._telemetry_loop(), name="telemetry")
+        try:
+            await self.link.run()
+        finally:
+            telemetry.cancel()
+            for task in (telemetry, *self._background):
+                task.cancel()
+            await asyncio.gather(telemetry, *self._background, return_exceptions=True)
+        log.info("agent_stopped", kiosk_id=self.settings.kiosk_id)
+
+    def stop(self) -> None:
+        self.link.stop()
+
+
+async def run_forever(settings: EdgeSettings) -> None:
+    agent = KioskAgent(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, agent.stop)
+    await agent.run()

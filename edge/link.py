@@ -1,0 +1,165 @@
+"""The kiosk's MQTT link: one task owns the client, from connect to disconnect.
+
+Every connection gets a new birth-death number: the Last Will set at CONNECT and the birth
+published right after carry the same `bd_seq`, so the cloud can tell a stale will from a
+live kiosk. Outgoing messages wait in the outbox until the broker acknowledges them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge.backoff import Backoff
+from edge.counters import Counters
+from edge.outbox import Outbox
+from edge.settings import EdgeSettings
+from protocol.errors import ProtocolError
+from protocol.v1 import StateMessage, Topic, TopicKind, decode, encode, topic
+from protocol.v1.messages import KioskMessage
+
+log = structlog.get_logger("edge.link")
+
+StateFactory = Callable[[int, str, bool], Awaitable[StateMessage]]
+MessageHandler = Callable[[Topic, KioskMessage], Awaitable[None]]
+
+SESSION_EXPIRY_S = 3600  # commands sent during a short outage still arrive
+SUBSCRIBED = (TopicKind.COMMAND, TopicKind.CONFIG, TopicKind.CALL_DOWN, TopicKind.STATE)
+
+
+def tls_context(settings: EdgeSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(settings.ca_file))
+    context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class KioskLink:
+    def __init__(
+        self,
+        *,
+        settings: EdgeSettings,
+        counters: Counters,
+        outbox: Outbox,
+        make_state: StateFactory,
+        on_message: MessageHandler,
+    ) -> None:
+        self._settings = settings
+        self._counters = counters
+        self._outbox = outbox
+        self._make_state = make_state
+        self._on_message = on_message
+        self._stopping = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.connections = 0
+        self._state_topic = topic(settings.kiosk_id, TopicKind.STATE)
+
+    def stop(self) -> None:
+        """Ask the link to publish `offline`, disconnect cleanly and return from `run`."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        backoff = Backoff(
+            minimum=self._settings.reconnect_min_s, maximum=self._settings.reconnect_max_s
+        )
+        while not self._stopping.is_set():
+            bd_seq = self._counters.next_bd_seq()
+            try:
+                await self._session(bd_seq, backoff)
+            except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
+                log.warning("broker_unreachable", error=str(exc), bd_seq=bd_seq)
+            finally:
+                self.connected.clear()
+            if self._stopping.is_set():
+                return
+            delay = backoff.next_delay()
+            log.info("reconnecting", in_s=round(delay, 2))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    def _client(self, will: StateMessage) -> aiomqtt.Client:
+        connect_properties = Properties(PacketTypes.CONNECT)
+        connect_properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        return aiomqtt.Client(
+            self._settings.broker_host,
+            self._settings.broker_port,
+            identifier=self._settings.kiosk_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            tls_context=tls_context(self._settings),
+            keepalive=self._settings.keepalive_s,
+            will=aiomqtt.Will(self._state_topic, encode(will), qos=1, retain=True),
+            clean_start=False,
+            properties=connect_properties,
+            timeout=10,
+        )
+
+    async def _session(self, bd_seq: int, backoff: Backoff) -> None:
+        will = await self._make_state(bd_seq, "offline", True)
+        async with self._client(will) as client:
+            backoff.reset()
+            self.connections += 1
+            for kind in SUBSCRIBED:
+                await client.subscribe(topic(self._settings.kiosk_id, kind), qos=1)
+            await self._publish_birth(client, bd_seq)
+            self.connected.set()
+            log.info("connected", bd_seq=bd_seq, broker=self._settings.broker_host)
+            tasks = {
+                asyncio.create_task(self._send(client), name="mqtt-send"),
+                asyncio.create_task(self._receive(client, bd_seq), name="mqtt-receive"),
+                asyncio.create_task(self._stopping.wait(), name="stop"),
+            }
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                if task.get_name() != "stop" and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            # Stopping: say goodbye with the same bd_seq so the cloud applies it at once.
+            goodbye = await self._make_state(bd_seq, "offline", False)
+            await client.publish(self._state_topic, encode(goodbye), qos=1, retain=True)
+            log.info("disconnected", bd_seq=bd_seq)
+
+    async def _publish_birth(self, client: aiomqtt.Client, bd_seq: int) -> None:
+        birth = await self._make_state(bd_seq, "online", False)
+        await client.publish(self._state_topic, encode(birth), qos=1, retain=True)
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            item = await self._outbox.peek()
+            await client.publish(
+                topic(self._settings.kiosk_id, item.kind), item.payload, qos=1, retain=item.retain
+            )
+            self._outbox.ack(item)
+
+    async def _receive(self, client: aiomqtt.Client, bd_seq: int) -> None:
+        async for message in client.messages:
+            try:
+                parsed_topic, parsed = decode(message.topic.value, bytes(message.payload))  # type: ignore[arg-type]
+            except ProtocolError as exc:
+                log.warning(
+                    "message_rejected",
+                    reason=exc.reason.value,
+                    detail=exc.detail,
+                    topic=message.topic.value,
+                )
+                continue
+            if isinstance(parsed, StateMessage):
+                if parsed.status == "offline" and parsed.bd_seq != bd_seq:
+                    # A will from an older connection overwrote our retained birth.
+                    log.info("stale_will_seen", stale_bd_seq=parsed.bd_seq, bd_seq=bd_seq)
+                    await self._publish_birth(client, bd_seq)
+                continue
+            try:
+                await self._on_message(parsed_topic, parsed)
+            except Exception:
+                log.exception("handler_failed", kind=parsed_topic.kind.value)

@@ -1,0 +1,1 @@
+"""Kiosk peripherals behind one interface; real drivers and simulated stand-ins side by side."""

@@ -1,0 +1,50 @@
+"""Agent configuration, from environment variables (`MADOGUCHI_EDGE_*`) or arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from protocol.v1.ids import ID_PATTERN
+from protocol.v1.messages import PeripheralName
+
+ALL_PERIPHERALS: tuple[PeripheralName, ...] = (
+    "card_reader",
+    "tenkey",
+    "face_camera",
+    "document_scanner",
+    "headset",
+)
+
+
+class EdgeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MADOGUCHI_EDGE_", extra="forbid")
+
+    kiosk_id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    site_id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    broker_host: str = "localhost"
+    broker_port: int = Field(8883, ge=1, le=65535)
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    keepalive_s: int = Field(
+        30,
+        ge=1,
+        le=600,
+        description="MQTT keepalive; the broker declares the kiosk dead after 1.5 times this",
+    )
+    telemetry_interval_s: float = Field(10.0, ge=0.1, le=3600)
+    state_dir: Path = Field(
+        Path("/var/lib/madoguchi-agent"),
+        description="Counters kept across restarts (birth-death and message sequence numbers)",
+    )
+    peripherals: tuple[PeripheralName, ...] = ALL_PERIPHERALS
+    simulate_peripherals: bool = Field(
+        True, description="Stand simulated devices in for the peripherals (said so in birth)"
+    )
+    outbox_limit: int = Field(1000, ge=10, description="Messages kept while the broker is away")
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)

@@ -1,0 +1,1 @@
+"""Health and quality readings the kiosk sends to the cloud."""
