@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from protocol.v1.ids import KioskId, SiteId
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 VersionText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -37,7 +37,7 @@ class StrictModel(BaseModel):
 class Envelope(StrictModel):
     """Fields every message carries."""
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, alias="schema")
+    schema_version: Literal[1] = Field(1, alias="schema")
     kiosk_id: KioskId
     sent_at: AwareDatetime
     seq: int = Field(ge=0, description="The sender's sequence number, increasing per kiosk")

@@ -64,7 +64,7 @@ async def test_birth_and_telemetry_reach_the_cloud(broker: Broker, state_dir: Pa
             assert seqs == sorted(seqs) and len(set(seqs)) == 3
             first = samples[0]
             assert isinstance(first, TelemetryMessage)
-            assert 0 < first.host.memory_used_bytes
+            assert first.host.memory_used_bytes > 0
             assert first.host.uptime_s > 0
         finally:
             agent.stop()

@@ -1,0 +1,39 @@
+# madoguchi — `make demo` runs the product on its embedded defaults, `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint format clean
+
+setup: $(VENV)/.installed
+	@scripts/install-debian-packages.sh
+
+# Re-installed when pyproject.toml changes; the Debian packages come first because
+# pyscard compiles against libpcsclite.
+$(VENV)/.installed: pyproject.toml scripts/install-debian-packages.sh
+	@scripts/install-debian-packages.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[edge,cloud,dev]'
+	@touch $@
+
+demo: setup
+	$(BIN)/madoguchi demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy protocol
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy protocol
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
