@@ -1,7 +1,86 @@
-"""`madoguchi provision …`."""
+"""`madoguchi provision …`: the fleet CA, certificates and the broker's configuration."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="provision", no_args_is_help=True)
+app = typer.Typer(help="Fleet certificates and broker configuration.", no_args_is_help=True)
+
+CaDir = Annotated[Path, typer.Option("--ca-dir", help="Directory holding ca.key and ca.crt")]
+OutDir = Annotated[Path, typer.Option("--out", help="Directory to write into")]
+
+
+def _load_ca(ca_dir: Path):  # type: ignore[no-untyped-def]
+    from provisioning.ca import FleetCA
+
+    if not (ca_dir / "ca.key").exists():
+        typer.echo(
+            f"no CA in {ca_dir}: run `madoguchi provision ca-init --ca-dir {ca_dir}`", err=True
+        )
+        raise typer.Exit(2)
+    return FleetCA.load(ca_dir)
+
+
+@app.command("ca-init")
+def ca_init(ca_dir: CaDir) -> None:
+    """Create the fleet certificate authority (refuses to overwrite one)."""
+    from provisioning.ca import FleetCA
+
+    try:
+        ca = FleetCA.create(ca_dir)
+    except FileExistsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(str(ca.cert_path))
+
+
+@app.command("kiosk-cert")
+def kiosk_cert(
+    kiosk_id: Annotated[str, typer.Argument(help="Kiosk id, e.g. city-hall-01")],
+    ca_dir: CaDir,
+    out: OutDir,
+) -> None:
+    """Issue a kiosk's client certificate (CN = kiosk id = its broker user)."""
+    ca = _load_ca(ca_dir)
+    try:
+        issued = ca.issue_kiosk(kiosk_id, out)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{issued.cert_path}\n{issued.key_path}")
+
+
+@app.command("cloud-cert")
+def cloud_cert(ca_dir: CaDir, out: OutDir) -> None:
+    """Issue the control plane's client certificate."""
+    issued = _load_ca(ca_dir).issue_cloud(out)
+    typer.echo(f"{issued.cert_path}\n{issued.key_path}")
+
+
+@app.command("broker-config")
+def broker_config(
+    ca_dir: CaDir,
+    out: OutDir,
+    port: Annotated[int, typer.Option(help="TLS listener port")] = 8883,
+    name: Annotated[
+        list[str] | None, typer.Option("--name", help="Broker DNS name or IP (repeat)")
+    ] = None,
+    user: Annotated[str, typer.Option(help="User Mosquitto drops privileges to")] = "mosquitto",
+    persistence_dir: Annotated[Path | None, typer.Option(help="Enable persistence here")] = None,
+) -> None:
+    """Write the broker's server certificate, ACL and mosquitto.conf."""
+    from provisioning.broker import write_broker_files
+
+    names = tuple(name) if name else ("localhost", "127.0.0.1")
+    config = write_broker_files(
+        _load_ca(ca_dir),
+        out,
+        port=port,
+        server_names=names,
+        run_as_user=user,
+        persistence_dir=persistence_dir,
+    )
+    typer.echo(str(config))
