@@ -6,6 +6,7 @@ files with these functions, so what is tested is what is deployed.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,18 +118,33 @@ def write_broker_files(
     run_as_user: str | None = "mosquitto",
     persistence_dir: Path | None = None,
     log_dest: str = "stderr",
+    install_dir: Path | None = None,
 ) -> Path:
     """Issue the broker's server certificate and write its ACL and configuration into
-    `out_dir`; returns the path of `mosquitto.conf`."""
+    `out_dir`; returns the path of `mosquitto.conf`.
+
+    With `install_dir`, the configuration names the files where they will be installed on
+    the broker host (Ansible copies `out_dir` there), and the CA certificate is copied in.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     server = ca.issue_server(out_dir, names=server_names)
-    files = BrokerFiles(
-        ca_file=ca.cert_path,
-        cert_file=server.cert_path,
-        key_file=server.key_path,
-        acl_file=out_dir / "acl",
-    )
-    files.acl_file.write_text(render_acl(), encoding="utf-8")
+    acl_path = out_dir / "acl"
+    acl_path.write_text(render_acl(), encoding="utf-8")
+    if install_dir is None:
+        files = BrokerFiles(
+            ca_file=ca.cert_path,
+            cert_file=server.cert_path,
+            key_file=server.key_path,
+            acl_file=acl_path,
+        )
+    else:
+        shutil.copyfile(ca.cert_path, out_dir / "ca.crt")
+        files = BrokerFiles(
+            ca_file=install_dir / "ca.crt",
+            cert_file=install_dir / server.cert_path.name,
+            key_file=install_dir / server.key_path.name,
+            acl_file=install_dir / "acl",
+        )
     config_path = out_dir / "mosquitto.conf"
     config_path.write_text(
         render_config(

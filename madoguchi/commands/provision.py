@@ -70,6 +70,11 @@ def broker_config(
     ] = None,
     user: Annotated[str, typer.Option(help="User Mosquitto drops privileges to")] = "mosquitto",
     persistence_dir: Annotated[Path | None, typer.Option(help="Enable persistence here")] = None,
+    install_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the files will live on the broker host (for deployment)"),
+    ] = None,
+    log_dest: Annotated[str, typer.Option(help="Mosquitto log_dest")] = "stderr",
 ) -> None:
     """Write the broker's server certificate, ACL and mosquitto.conf."""
     from provisioning.broker import write_broker_files
@@ -82,5 +87,7 @@ def broker_config(
         server_names=names,
         run_as_user=user,
         persistence_dir=persistence_dir,
+        install_dir=install_dir,
+        log_dest=log_dest,
     )
     typer.echo(str(config))
