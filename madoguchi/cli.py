@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from madoguchi.commands import calendar, cloud, demo, edge, kiosks, protocol, provision
+from madoguchi.commands import bench, calendar, cloud, demo, edge, kiosks, protocol, provision
 
 app = typer.Typer(
     name="madoguchi",
@@ -20,4 +20,5 @@ app.add_typer(edge.app, name="edge")
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(kiosks.app, name="kiosks")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.run_demo)

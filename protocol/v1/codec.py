@@ -62,47 +62,67 @@ def describe_validation_error(error: ValidationError) -> str:
 def decode(
     topic_name: str, payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES
 ) -> tuple[Topic, KioskMessage]:
-    """Parse and check one message received on `topic_name`."""
+    """Parse and check one message received on `topic_name`.
+
+    The JSON is parsed once on the good path; only a refused payload is parsed again, to
+    say precisely why it was refused.
+    """
     parsed_topic = parse_topic(topic_name)
     if len(payload) > max_bytes:
         raise ProtocolError(
             RejectReason.TOO_LARGE, f"payload is {len(payload)} bytes, limit {max_bytes}"
         )
-    try:
-        raw: Any = json.loads(payload)
-    except UnicodeDecodeError:
-        raise ProtocolError(RejectReason.NOT_JSON, "payload is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(
-            RejectReason.NOT_JSON, f"payload is not JSON ({exc.msg} at byte {exc.pos})"
-        ) from None
-    if not isinstance(raw, dict):
-        raise ProtocolError(RejectReason.NOT_JSON, "payload is not a JSON object")
-    version = raw.get("schema")
-    if version != SCHEMA_VERSION:
-        raise ProtocolError(
-            RejectReason.BAD_VERSION,
-            f"schema version must be {SCHEMA_VERSION}"
-            + (" (field missing)" if version is None else ""),
-        )
     expected = message_type_for(parsed_topic.kind)
-    declared = raw.get("type")
-    if declared != expected.model_fields["type"].default:
-        raise ProtocolError(
-            RejectReason.TOPIC_MISMATCH,
-            f"topic '{parsed_topic.kind.value}' carries only type "
-            f"'{expected.model_fields['type'].default}'",
-        )
     try:
         # JSON mode: strict types, but ISO datetimes and UUID strings are accepted as such.
         message = _ADAPTER.validate_json(payload)
     except ValidationError as exc:
-        raise ProtocolError(RejectReason.INVALID, describe_validation_error(exc)) from None
+        raise _diagnose(payload, expected, parsed_topic, exc) from None
+    if "schema_version" not in message.model_fields_set:
+        # The model defaults it for senders; a received message must state its version.
+        raise ProtocolError(
+            RejectReason.BAD_VERSION, f"schema version must be {SCHEMA_VERSION} (field missing)"
+        )
+    if not isinstance(message, expected):
+        raise _topic_mismatch(parsed_topic, expected)
     if message.kiosk_id != parsed_topic.kiosk_id:
         raise ProtocolError(
             RejectReason.KIOSK_MISMATCH, "kiosk_id in the payload differs from the topic"
         )
     return parsed_topic, message
+
+
+def _topic_mismatch(parsed_topic: Topic, expected: type[Envelope]) -> ProtocolError:
+    return ProtocolError(
+        RejectReason.TOPIC_MISMATCH,
+        f"topic '{parsed_topic.kind.value}' carries only type "
+        f"'{expected.model_fields['type'].default}'",
+    )
+
+
+def _diagnose(
+    payload: bytes, expected: type[Envelope], parsed_topic: Topic, error: ValidationError
+) -> ProtocolError:
+    """The most useful reason for a payload the validator refused."""
+    try:
+        raw: Any = json.loads(payload)
+    except UnicodeDecodeError:
+        return ProtocolError(RejectReason.NOT_JSON, "payload is not UTF-8")
+    except json.JSONDecodeError as exc:
+        return ProtocolError(
+            RejectReason.NOT_JSON, f"payload is not JSON ({exc.msg} at byte {exc.pos})"
+        )
+    if not isinstance(raw, dict):
+        return ProtocolError(RejectReason.NOT_JSON, "payload is not a JSON object")
+    version = raw.get("schema")
+    if version != SCHEMA_VERSION:
+        missing = " (field missing)" if version is None else ""
+        return ProtocolError(
+            RejectReason.BAD_VERSION, f"schema version must be {SCHEMA_VERSION}{missing}"
+        )
+    if raw.get("type") != expected.model_fields["type"].default:
+        return _topic_mismatch(parsed_topic, expected)
+    return ProtocolError(RejectReason.INVALID, describe_validation_error(error))
 
 
 def encode(message: Envelope) -> bytes:

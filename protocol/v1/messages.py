@@ -29,9 +29,7 @@ PeripheralStatus = Literal["ok", "absent", "error", "unknown"]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(
-        strict=True, extra="forbid", frozen=True, populate_by_name=True, ser_json_timedelta="float"
-    )
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Envelope(StrictModel):
