@@ -41,6 +41,13 @@ def tls_context(settings: EdgeSettings) -> ssl.SSLContext:
     return context
 
 
+def payload_bytes(payload: bytes | bytearray | str | int | float | None) -> bytes:
+    """aiomqtt types payloads loosely; on the wire they are always bytes."""
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return b"" if payload is None else str(payload).encode()
+
+
 class KioskLink:
     def __init__(
         self,
@@ -85,7 +92,7 @@ class KioskLink:
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
     def _client(self, will: StateMessage) -> aiomqtt.Client:
-        connect_properties = Properties(PacketTypes.CONNECT)
+        connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         connect_properties.SessionExpiryInterval = SESSION_EXPIRY_S
         return aiomqtt.Client(
             self._settings.broker_host,
@@ -144,7 +151,7 @@ class KioskLink:
     async def _receive(self, client: aiomqtt.Client, bd_seq: int) -> None:
         async for message in client.messages:
             try:
-                parsed_topic, parsed = decode(message.topic.value, bytes(message.payload))  # type: ignore[arg-type]
+                parsed_topic, parsed = decode(message.topic.value, payload_bytes(message.payload))
             except ProtocolError as exc:
                 log.warning(
                     "message_rejected",
