@@ -17,7 +17,7 @@ import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.backoff import Backoff
+from protocol.backoff import Backoff
 from edge.counters import Counters
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings

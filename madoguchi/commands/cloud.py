@@ -1,7 +1,128 @@
-"""`madoguchi cloud …`."""
+"""`madoguchi cloud …`: the control plane."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
-app = typer.Typer(help="cloud", no_args_is_help=True)
+if TYPE_CHECKING:
+    from cloud.settings import CloudSettings
+
+app = typer.Typer(help="The control plane.", no_args_is_help=True)
+
+
+def _settings() -> CloudSettings:
+    from pydantic import ValidationError
+
+    from cloud.settings import CloudSettings
+
+    try:
+        return CloudSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+            for e in exc.errors(include_input=False)
+        )
+        typer.echo(f"control plane settings are not valid: {problems}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("serve")
+def serve(log_level: str = typer.Option("INFO", help="Log level")) -> None:
+    """Run the control plane (MADOGUCHI_CLOUD_* settings)."""
+    import uvicorn
+
+    from cloud.app import create_app
+    from madoguchi.logs import configure_logging
+
+    configure_logging(level=log_level)
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Option(help="Log-in name")],
+    role: Annotated[str, typer.Option(help="admin, operator, support, tech or city")],
+    display_name: Annotated[str, typer.Option(help="Name shown to residents and staff")],
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
+) -> None:
+    """Create a staff account in the configured database (the password is never an argument)."""
+    from cloud.auth.models import Role
+    from cloud.auth.passwords import WeakPasswordError
+    from cloud.auth.service import UsernameTakenError
+    from cloud.auth.service import create_user as create
+    from cloud.db.engine import make_engine, make_sessionmaker, transaction
+    from cloud.db.migrate import upgrade
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        typer.echo(
+            f"unknown role '{role}': use one of {', '.join(r.value for r in Role)}", err=True
+        )
+        raise typer.Exit(2) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            async with transaction(make_sessionmaker(engine)) as db:
+                await create(
+                    db=db,
+                    username=username,
+                    password=password,
+                    role=role_value,
+                    display_name=display_name,
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except (WeakPasswordError, UsernameTakenError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created {username} ({role_value.value})")
+
+
+@app.command("login")
+def login(
+    url: Annotated[str, typer.Option(help="Control plane URL, e.g. http://127.0.0.1:8000")],
+    username: Annotated[str, typer.Option(help="Log-in name")],
+) -> None:
+    """Log in and save the token for later commands (MADOGUCHI_PASSWORD or a prompt)."""
+    import httpx
+
+    from madoguchi.credentials import Credentials, save
+
+    password = os.environ.get("MADOGUCHI_PASSWORD") or typer.prompt("password", hide_input=True)
+    try:
+        response = httpx.post(
+            f"{url.rstrip('/')}/api/auth/login",
+            json={"username": username, "password": password},
+            timeout=15,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"cannot reach the control plane at {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        typer.echo(f"log-in refused: {response.json().get('detail', response.text)}", err=True)
+        raise typer.Exit(1)
+    path = save(Credentials(url.rstrip("/"), response.json()["token"]))
+    typer.echo(f"logged in as {username}; token saved to {path}")

@@ -22,7 +22,7 @@ def run(
 
     configure_logging(level=log_level)
     try:
-        settings = EdgeSettings()  # type: ignore[call-arg]
+        settings = EdgeSettings()
     except ValidationError as exc:
         missing = ", ".join(
             "MADOGUCHI_EDGE_" + str(e["loc"][0]).upper() + f" ({e['msg']})"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from provisioning.ca import FleetCA
 
 app = typer.Typer(help="Fleet certificates and broker configuration.", no_args_is_help=True)
 
@@ -13,7 +16,7 @@ CaDir = Annotated[Path, typer.Option("--ca-dir", help="Directory holding ca.key 
 OutDir = Annotated[Path, typer.Option("--out", help="Directory to write into")]
 
 
-def _load_ca(ca_dir: Path):  # type: ignore[no-untyped-def]
+def _load_ca(ca_dir: Path) -> FleetCA:
     from provisioning.ca import FleetCA
 
     if not (ca_dir / "ca.key").exists():

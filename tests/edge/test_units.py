@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.backoff import Backoff
+from protocol.backoff import Backoff
 from edge.commands import CommandOutcome, CommandRouter
 from edge.counters import SEQ_BLOCK, Counters
 from edge.outbox import Outbox, OutboxFullError, Outgoing

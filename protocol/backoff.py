@@ -1,5 +1,8 @@
 """Reconnect delays: exponential with full jitter, reset after a good connection.
 
+Part of the contract because it is fleet behaviour: every kiosk and every control-plane
+replica backs off the same way, so a broker restart is not met by a synchronised storm.
+
 Written here rather than taken from tenacity because the loop it drives never ends: the
 delay must start small again after every successful session, which tenacity's retry state
 does not model.

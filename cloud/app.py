@@ -1,0 +1,62 @@
+"""The FastAPI application and its lifespan: migrations, database, MQTT consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from cloud import health
+from cloud.auth.views import router as auth_router
+from cloud.db.engine import make_engine, make_sessionmaker
+from cloud.db.migrate import upgrade
+from cloud.fleet.consumer import FleetConsumer
+from cloud.fleet.metrics import ConsumerMetrics
+from cloud.fleet.views import router as fleet_router
+from cloud.settings import CloudSettings
+from cloud.ui.views import router as ui_router
+from cloud.ui.views import static_files
+
+
+def create_app(settings: CloudSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        await upgrade(engine)
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.consumer = None
+        consumer_task: asyncio.Task[None] | None = None
+        if settings.mqtt.enabled:
+            consumer = FleetConsumer(
+                settings=settings.mqtt, sessions=app.state.sessions, metrics=app.state.metrics
+            )
+            app.state.consumer = consumer
+            consumer_task = asyncio.create_task(consumer.run(), name="mqtt-consumer")
+        try:
+            yield
+        finally:
+            if consumer_task is not None:
+                consumer_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumer_task
+            await engine.dispose()
+
+    app = FastAPI(
+        title="madoguchi control plane",
+        description="Remote counter kiosks for My Number Card procedures",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = CollectorRegistry()
+    app.state.metrics = ConsumerMetrics(app.state.registry)
+    app.include_router(health.router)
+    app.include_router(auth_router)
+    app.include_router(fleet_router)
+    app.include_router(ui_router)
+    app.mount("/static", static_files(), name="static")
+    return app

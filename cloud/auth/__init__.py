@@ -1,0 +1,1 @@
+"""Staff accounts, password hashing, tokens and role checks."""

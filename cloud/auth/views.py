@@ -1,0 +1,81 @@
+"""`/api/auth/*` and `/api/users`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from sqlalchemy import select
+
+from cloud.auth import service
+from cloud.auth.models import Role, StaffUser
+from cloud.auth.passwords import WeakPasswordError
+from cloud.auth.schemas import LoginRequest, TokenRead, UserCreate, UserRead
+from cloud.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    DbSession,
+    Settings,
+    request_token,
+    require_roles,
+)
+
+router = APIRouter(prefix="/api", tags=["auth"])
+AdminUser = Annotated[StaffUser, Depends(require_roles(Role.ADMIN))]
+
+LOGIN_FAILED = "the user name or password is wrong, or the account is disabled"
+
+
+@router.post("/auth/login", response_model=TokenRead)
+async def login(
+    body: LoginRequest, response: Response, db: DbSession, settings: Settings
+) -> TokenRead:
+    user = await service.authenticate(db=db, username=body.username, password=body.password)
+    if user is None:
+        # One message for every failure: it must not tell whether the user exists.
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, LOGIN_FAILED)
+    token, expires_at = await service.issue_token(db=db, user=user, ttl=settings.token_ttl)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(settings.token_ttl.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return TokenRead(token=token, expires_at=expires_at, user=UserRead.model_validate(user))
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(request: Request, response: Response, _user: CurrentUser, db: DbSession) -> None:
+    token = request_token(request)
+    if token:
+        await service.revoke_token(db=db, token=token)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/auth/me", response_model=UserRead)
+async def me(user: CurrentUser) -> StaffUser:
+    return user
+
+
+@router.get("/users", response_model=list[UserRead])
+async def list_users(_admin: AdminUser, db: DbSession) -> list[StaffUser]:
+    return list(await db.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
+@router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserCreate, _admin: AdminUser, db: DbSession) -> StaffUser:
+    try:
+        return await service.create_user(
+            db=db,
+            username=body.username,
+            password=body.password,
+            role=body.role,
+            display_name=body.display_name,
+        )
+    except WeakPasswordError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+    except service.UsernameTakenError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

@@ -1,0 +1,71 @@
+"""Dependencies shared by every domain's views: the database session and the current user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud.auth.models import Role, StaffUser
+from cloud.auth.service import user_for_token
+from cloud.settings import CloudSettings
+
+SESSION_COOKIE = "madoguchi_session"
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the view returns, rolled back on error."""
+    async with request.app.state.sessions() as session, session.begin():
+        yield session
+
+
+def get_settings(request: Request) -> CloudSettings:
+    settings: CloudSettings = request.app.state.settings
+    return settings
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db)]
+Settings = Annotated[CloudSettings, Depends(get_settings)]
+
+
+def request_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value.strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def get_current_user(request: Request, db: DbSession) -> StaffUser:
+    token = request_token(request)
+    user = await user_for_token(db=db, token=token) if token else None
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "authentication required: log in and send the token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+CurrentUser = Annotated[StaffUser, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, StaffUser]]:
+    """A dependency that lets only `roles` through (403 for the other staff)."""
+    allowed = frozenset(role.value for role in roles)
+
+    async def check(user: CurrentUser) -> StaffUser:
+        if user.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs one of the roles: {', '.join(sorted(allowed))}",
+            )
+        return user
+
+    return check
+
+
+ALL_STAFF = tuple(Role)

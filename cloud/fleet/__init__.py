@@ -1,0 +1,1 @@
+"""The kiosk registry, fed by the MQTT consumer."""

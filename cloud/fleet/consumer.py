@@ -1,0 +1,139 @@
+"""The MQTT consumer: one task owns the aiomqtt client, decodes every message through
+`protocol`, applies it to the registry, and keeps running whatever arrives.
+
+`state` is subscribed without a shared group (MQTT 5 never delivers retained messages to
+shared subscriptions, and every replica must see each kiosk's retained birth); the other
+kiosk->cloud kinds use `$share/{group}/…` so replicas split them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from datetime import UTC, datetime
+
+import aiomqtt
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cloud.fleet import service
+from cloud.fleet.metrics import ConsumerMetrics
+from cloud.settings import BrokerSettings
+from protocol.backoff import Backoff
+from protocol.errors import ProtocolError
+from protocol.v1 import (
+    EventMessage,
+    StateMessage,
+    TelemetryMessage,
+    TopicKind,
+    decode,
+    subscription,
+)
+
+log = structlog.get_logger("cloud.consumer")
+
+SHARED_KINDS = (TopicKind.TELEMETRY, TopicKind.EVENT, TopicKind.COMMAND_RESULT, TopicKind.CALL_UP)
+
+
+def payload_bytes(payload: bytes | bytearray | str | int | float | None) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return b"" if payload is None else str(payload).encode()
+
+
+class FleetConsumer:
+    def __init__(
+        self,
+        *,
+        settings: BrokerSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        metrics: ConsumerMetrics,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._metrics = metrics
+        self.connected = asyncio.Event()
+
+    def subscriptions(self) -> list[str]:
+        group = self._settings.shared_group
+        return [subscription(TopicKind.STATE)] + [
+            subscription(kind, shared_group=group) for kind in SHARED_KINDS
+        ]
+
+    def _tls(self) -> ssl.SSLContext:
+        assert self._settings.ca_file and self._settings.cert_file and self._settings.key_file
+        context = ssl.create_default_context(cafile=str(self._settings.ca_file))
+        context.load_cert_chain(str(self._settings.cert_file), str(self._settings.key_file))
+        return context
+
+    async def run(self) -> None:
+        backoff = Backoff(
+            minimum=self._settings.reconnect_min_s, maximum=self._settings.reconnect_max_s
+        )
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self._settings.host,
+                    self._settings.port,
+                    identifier=self._settings.client_id,
+                    protocol=aiomqtt.ProtocolVersion.V5,
+                    tls_context=self._tls(),
+                    keepalive=self._settings.keepalive_s,
+                    timeout=10,
+                ) as client:
+                    backoff.reset()
+                    for name in self.subscriptions():
+                        await client.subscribe(name, qos=1)
+                    self.connected.set()
+                    self._metrics.connected.set(1)
+                    log.info("consumer_connected", broker=self._settings.host)
+                    async for message in client.messages:
+                        await self.handle(message.topic.value, payload_bytes(message.payload))
+            except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
+                log.warning("broker_unreachable", error=str(exc))
+            finally:
+                self.connected.clear()
+                self._metrics.connected.set(0)
+            await asyncio.sleep(backoff.next_delay())
+
+    async def handle(self, topic_name: str, payload: bytes) -> str:
+        """Apply one message; returns what happened (for tests and logs). Never raises."""
+        received_at = datetime.now(UTC)
+        try:
+            topic, message = decode(topic_name, payload)
+        except ProtocolError as exc:
+            self._metrics.rejected.labels(exc.reason.value).inc()
+            # The topic and reason only: the payload may hold anything.
+            log.warning(
+                "message_rejected",
+                topic=topic_name,
+                reason=exc.reason.value,
+                detail=exc.detail,
+                size=len(payload),
+            )
+            return f"rejected:{exc.reason.value}"
+        self._metrics.received.labels(topic.kind.value).inc()
+        try:
+            async with self._sessions() as db, db.begin():
+                if isinstance(message, StateMessage):
+                    outcome = await service.apply_state(
+                        db=db, message=message, received_at=received_at
+                    )
+                    if outcome == service.StateOutcome.STALE:
+                        self._metrics.stale_states.inc()
+                    return f"state:{outcome}"
+                if isinstance(message, TelemetryMessage):
+                    applied = await service.apply_telemetry(
+                        db=db, message=message, received_at=received_at
+                    )
+                    return "telemetry:applied" if applied else "telemetry:duplicate"
+                if isinstance(message, EventMessage):
+                    applied = await service.apply_event(
+                        db=db, message=message, received_at=received_at
+                    )
+                    return "event:applied" if applied else "event:duplicate"
+            return f"{topic.kind.value}:ignored"
+        except Exception:
+            self._metrics.handler_errors.labels(topic.kind.value).inc()
+            log.exception("message_handling_failed", topic=topic_name, kind=topic.kind.value)
+            return "error"

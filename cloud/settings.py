@@ -1,0 +1,63 @@
+"""Control-plane settings, from `MADOGUCHI_CLOUD_*` environment variables (nested with `__`,
+e.g. `MADOGUCHI_CLOUD_MQTT__HOST`). Created by the caller, never at import time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BrokerSettings(BaseModel):
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = Field(8883, ge=1, le=65535)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_id: str = Field("madoguchi-cloud", min_length=1, max_length=64)
+    keepalive_s: int = Field(30, ge=5, le=600)
+    shared_group: str = Field("cloud", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _tls_files_given(self) -> BrokerSettings:
+        if self.enabled and not (self.ca_file and self.cert_file and self.key_file):
+            raise ValueError(
+                "the broker needs ca_file, cert_file and key_file (TLS with a client "
+                "certificate); set MADOGUCHI_CLOUD_MQTT__ENABLED=false to run without one"
+            )
+        return self
+
+
+class CloudSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MADOGUCHI_CLOUD_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./madoguchi.db"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=1, le=65535)
+    token_ttl: timedelta = timedelta(hours=8)
+    cookie_secure: bool = False
+    mqtt: BrokerSettings = BrokerSettings(enabled=False)
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> CloudSettings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if not self.cookie_secure:
+            problems.append("cookie_secure must be true (session cookies only over HTTPS)")
+        if self.database_url.startswith("sqlite"):
+            problems.append("database_url must be PostgreSQL, not SQLite")
+        if not self.mqtt.enabled:
+            problems.append("the MQTT broker must be enabled")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self

@@ -1,0 +1,90 @@
+"""The staff web pages: log-in and the kiosk list (端末一覧)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from cloud.auth import service
+from cloud.deps import SESSION_COOKIE, DbSession, Settings, request_token
+from cloud.fleet.service import list_kiosks
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+ROLE_LABELS = {
+    "admin": "管理者",
+    "operator": "オペレータ",
+    "support": "支援員",
+    "tech": "技術員",
+    "city": "市職員",
+}
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=HERE / "static")
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> Response:
+    return templates.TemplateResponse(request, "login.html", {"error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_form(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    user = await service.authenticate(db=db, username=username, password=password)
+    if user is None:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"error": "ユーザー名またはパスワードが正しくありません。"},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    token, _ = await service.issue_token(db=db, user=user, ttl=settings.token_ttl)
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(settings.token_ttl.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout_form(request: Request, db: DbSession) -> Response:
+    token = request_token(request)
+    if token:
+        await service.revoke_token(db=db, token=token)
+    response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+async def kiosks_page(request: Request, db: DbSession) -> Response:
+    token = request_token(request)
+    user = await service.user_for_token(db=db, token=token) if token else None
+    if user is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    kiosks = await list_kiosks(db=db)
+    return templates.TemplateResponse(
+        request,
+        "kiosks.html",
+        {"user": user, "role_label": ROLE_LABELS.get(user.role, user.role), "kiosks": kiosks},
+    )

@@ -1,0 +1,211 @@
+"""`make demo`: a broker, the control plane and two simulated city-hall kiosks, on the
+embedded defaults (SQLite, a Mosquitto child process with the generated TLS config and ACL).
+
+Everything lives in one state directory (default `.demo/`): the demo CA, certificates, the
+SQLite database, the kiosks' counters and the demo login. Running it again reuses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import json
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+
+from cloud.app import create_app
+from cloud.auth.models import Role
+from cloud.auth.service import ensure_user, issue_token
+from cloud.db.engine import transaction
+from cloud.settings import BrokerSettings, CloudSettings
+from edge.agent import KioskAgent
+from edge.settings import EdgeSettings
+from madoguchi.credentials import Credentials
+from madoguchi.credentials import save as save_credentials
+from madoguchi.mosquitto import MosquittoProcess, free_port
+from provisioning.broker import write_broker_files
+from provisioning.ca import FleetCA
+
+log = structlog.get_logger("demo")
+
+DEMO_SITE = "city-hall"
+DEMO_KIOSKS = ("city-hall-01", "city-hall-02")
+DEMO_ADMIN = "demo-admin"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def demo_login(state_dir: Path) -> DemoLogin:
+    """The demo administrator: a random password made on the first run, kept 0600."""
+    path = state_dir / "demo-login.json"
+    if path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return DemoLogin(data["username"], data["password"])
+    login = DemoLogin(DEMO_ADMIN, secrets.token_urlsafe(12))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"username": login.username, "password": login.password}, handle)
+    return login
+
+
+def start_broker(state_dir: Path, ca: FleetCA, preferred_port: int) -> MosquittoProcess:
+    port = preferred_port if port_is_free(preferred_port) else free_port()
+    config = write_broker_files(
+        ca,
+        state_dir / "broker",
+        port=port,
+        bind_address="127.0.0.1",
+        run_as_user=getpass.getuser(),
+    )
+    broker = MosquittoProcess(config, port, log_path=state_dir / "mosquitto.log")
+    broker.start()
+    return broker
+
+
+def kiosk_settings(state_dir: Path, ca: FleetCA, kiosk_id: str, broker_port: int) -> EdgeSettings:
+    issued = ca.issue_kiosk(kiosk_id, state_dir / "kiosks" / kiosk_id)
+    return EdgeSettings(
+        kiosk_id=kiosk_id,
+        site_id=DEMO_SITE,
+        broker_host="localhost",
+        broker_port=broker_port,
+        ca_file=ca.cert_path,
+        cert_file=issued.cert_path,
+        key_file=issued.key_path,
+        keepalive_s=10,
+        telemetry_interval_s=5.0,
+        state_dir=state_dir / "kiosks" / kiosk_id,
+    )
+
+
+async def wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our event loop; the demo owns the signals and stops it itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def cloud_settings(state_dir: Path, ca: FleetCA, broker_port: int, http_port: int) -> CloudSettings:
+    issued = ca.issue_cloud(state_dir / "cloud")
+    return CloudSettings(
+        database_url=f"sqlite+aiosqlite:///{(state_dir / 'madoguchi.db').resolve()}",
+        http_host="127.0.0.1",
+        http_port=http_port,
+        mqtt=BrokerSettings(
+            enabled=True,
+            host="localhost",
+            port=broker_port,
+            ca_file=ca.cert_path,
+            cert_file=issued.cert_path,
+            key_file=issued.key_path,
+        ),
+    )
+
+
+async def prepare_login(app: FastAPI, settings: CloudSettings, login: DemoLogin) -> Path:
+    """Make sure the demo administrator exists and save a CLI token for it."""
+    async with transaction(app.state.sessions) as db:
+        user = await ensure_user(
+            db=db,
+            username=login.username,
+            password=login.password,
+            role=Role.ADMIN,
+            display_name="デモ管理者",
+        )
+        token, _ = await issue_token(db=db, user=user, ttl=settings.token_ttl)
+    return save_credentials(Credentials(f"http://127.0.0.1:{settings.http_port}", token))
+
+
+def prepare(state_dir: Path, broker_port: int) -> tuple[FleetCA, MosquittoProcess]:
+    """The demo CA (made once) and a running broker."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ca = FleetCA.load_or_create(state_dir / "ca")
+    return ca, start_broker(state_dir, ca, broker_port)
+
+
+async def run(state_dir: Path, *, http_port: int, broker_port: int) -> None:
+    ca, broker = await asyncio.to_thread(prepare, state_dir, broker_port)
+    try:
+        settings = cloud_settings(state_dir, ca, broker.port, http_port)
+        app = create_app(settings)
+        server = EmbeddedServer(
+            uvicorn.Config(app, host="127.0.0.1", port=http_port, log_config=None)
+        )
+        serving = asyncio.create_task(server.serve(), name="http")
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise RuntimeError(f"the control plane did not start on port {http_port}")
+            await asyncio.sleep(0.05)
+        login = demo_login(state_dir)
+        credentials_file = await prepare_login(app, settings, login)
+        agents = [KioskAgent(kiosk_settings(state_dir, ca, k, broker.port)) for k in DEMO_KIOSKS]
+        kiosks = asyncio.gather(*(agent.run() for agent in agents))
+        print(
+            BANNER.format(
+                url=f"http://127.0.0.1:{http_port}/",
+                user=login.username,
+                password=login.password,
+                broker=broker.port,
+                kiosks=", ".join(DEMO_KIOSKS),
+                credentials=credentials_file,
+                state_dir=state_dir,
+            ),
+            flush=True,
+        )
+        await wait_for_stop_signal()
+        print(
+            "stopping: kiosks say goodbye, then the control plane and the broker stop", flush=True
+        )
+        for agent in agents:
+            agent.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(kiosks, 10)
+        server.should_exit = True
+        await serving
+    finally:
+        broker.stop()
+
+
+BANNER = """
+madoguchi demo is running
+  control plane  {url}
+  log in as      {user} / {password}
+  broker         mqtts://localhost:{broker} (client certificates, generated ACL)
+  kiosks         {kiosks} (site city-hall, simulated peripherals)
+  CLI            madoguchi kiosks list --json   (token saved in {credentials})
+  state          {state_dir}
+Press Ctrl-C to stop.
+"""
