@@ -17,10 +17,10 @@ import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from protocol.backoff import Backoff
 from edge.counters import Counters
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
+from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
 from protocol.v1 import StateMessage, Topic, TopicKind, decode, encode, topic
 from protocol.v1.messages import KioskMessage

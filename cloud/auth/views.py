@@ -76,6 +76,6 @@ async def create_user(body: UserCreate, _admin: AdminUser, db: DbSession) -> Sta
             display_name=body.display_name,
         )
     except WeakPasswordError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except service.UsernameTakenError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from protocol.backoff import Backoff
 from edge.commands import CommandOutcome, CommandRouter
 from edge.counters import SEQ_BLOCK, Counters
 from edge.outbox import Outbox, OutboxFullError, Outgoing
+from protocol.backoff import Backoff
 from protocol.v1 import CommandMessage, TopicKind
 
 

@@ -1,0 +1,86 @@
+"""Control-plane fixtures: an app on SQLite or a real PostgreSQL, and an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from cloud.app import create_app
+from cloud.auth.models import Role
+from cloud.auth.service import create_user
+from cloud.db.engine import transaction
+from cloud.settings import BrokerSettings, CloudSettings
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}"
+    url: str = request.getfixturevalue("fresh_postgres_url")
+    return url
+
+
+@dataclass
+class Cloud:
+    app: FastAPI
+    client: httpx.AsyncClient
+    make_user: Callable[..., Awaitable[str]]
+
+    async def token(self, role: Role, username: str | None = None) -> str:
+        """A logged-in user's bearer token."""
+        name = await self.make_user(role, username)
+        response = await self.client.post(
+            "/api/auth/login", json={"username": name, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["token"]
+        return token
+
+
+async def _running_cloud(settings: CloudSettings) -> AsyncIterator[Cloud]:
+    app = create_app(settings)
+    counter = {"n": 0}
+
+    async def make_user(role: Role, username: str | None = None) -> str:
+        counter["n"] += 1
+        name = username or f"{role.value}{counter['n']}"
+        async with transaction(app.state.sessions) as db:
+            await create_user(
+                db=db,
+                username=name,
+                password=PASSWORD,
+                role=role,
+                display_name=f"{role.value} {counter['n']}",
+            )
+        return name
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Cloud(app=app, client=client, make_user=make_user)
+
+
+@pytest.fixture
+async def cloud(database_url: str) -> AsyncIterator[Cloud]:
+    """The control plane without a broker, on SQLite and on PostgreSQL."""
+    settings = CloudSettings(database_url=database_url, mqtt=BrokerSettings(enabled=False))
+    async for running in _running_cloud(settings):
+        yield running
+
+
+@pytest.fixture
+async def sqlite_cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
+    """The same on SQLite only, for tests whose subject is not the database."""
+    settings = CloudSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}",
+        mqtt=BrokerSettings(enabled=False),
+    )
+    async for running in _running_cloud(settings):
+        yield running
