@@ -95,10 +95,7 @@ async def user_for_token(*, db: AsyncSession, token: str) -> StaffUser | None:
     if found is None:
         return None
     user, api_token = found
-    expires_at = api_token.expires_at
-    if expires_at.tzinfo is None:  # SQLite returns naive datetimes
-        expires_at = expires_at.replace(tzinfo=UTC)
-    if api_token.revoked or expires_at <= utc_now() or user.disabled:
+    if api_token.revoked or api_token.expires_at <= utc_now() or user.disabled:
         return None
     return user
 

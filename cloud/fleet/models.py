@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base
+from cloud.db.types import UTCDateTime
 
 
 class Kiosk(Base):
@@ -21,8 +22,8 @@ class Kiosk(Base):
     site_id: Mapped[str] = mapped_column(String(63), index=True)
     status: Mapped[str] = mapped_column(String(16))  # online | offline
     bd_seq: Mapped[int] = mapped_column(BigInteger)
-    online_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    online_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     agent_version: Mapped[str] = mapped_column(String(64))
     os_version: Mapped[str] = mapped_column(String(128))
     peripherals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -40,7 +41,7 @@ class KioskStateChange(Base):
     status: Mapped[str] = mapped_column(String(16))
     cause: Mapped[str] = mapped_column(String(16))  # birth | will | goodbye
     bd_seq: Mapped[int] = mapped_column(BigInteger)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class KioskEvent(Base):
@@ -54,5 +55,5 @@ class KioskEvent(Base):
     severity: Mapped[str] = mapped_column(String(8))
     peripheral: Mapped[str | None] = mapped_column(String(32))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -131,6 +131,8 @@ async def test_kiosk_api_lists_and_finds_kiosks(cloud: Cloud) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     listed = (await cloud.client.get("/api/kiosks", headers=headers)).json()
     assert [k["kiosk_id"] for k in listed] == ["city-hall-01", "city-hall-02"]
+    # Times carry their zone on every database (SQLite keeps none by itself).
+    assert datetime.fromisoformat(listed[0]["last_seen_at"]).utcoffset() is not None
     assert listed[0]["peripherals"][0] == {
         "name": "card_reader",
         "status": "ok",
