@@ -17,6 +17,7 @@ from edge.link import KioskLink
 from edge.outbox import Outbox, Outgoing
 from edge.peripherals.registry import PeripheralRegistry
 from edge.settings import EdgeSettings
+from edge.store import DiskQueue
 from edge.telemetry.host import HostSampler
 from protocol.v1 import (
     CommandMessage,
@@ -58,7 +59,16 @@ class KioskAgent:
     ) -> None:
         self.settings = settings
         self.counters = Counters(settings.state_dir)
-        self.outbox = Outbox(settings.outbox_limit)
+        self.disk_queue = (
+            DiskQueue(
+                settings.state_dir / "outbox.sqlite3",
+                max_rows=settings.disk_queue_max_rows,
+                telemetry_ttl_s=settings.telemetry_ttl_s,
+            )
+            if settings.store_and_forward
+            else None
+        )
+        self.outbox = Outbox(settings.outbox_limit, disk=self.disk_queue)
         self.peripherals = peripherals or PeripheralRegistry.declared(
             settings.peripherals, simulate=settings.simulate_peripherals
         )
@@ -203,6 +213,8 @@ class KioskAgent:
             for task in (telemetry, *self._background):
                 task.cancel()
             await asyncio.gather(telemetry, *self._background, return_exceptions=True)
+            if self.disk_queue is not None:
+                self.disk_queue.close()
         log.info("agent_stopped", kiosk_id=self.settings.kiosk_id)
 
     def stop(self) -> None:

@@ -84,6 +84,7 @@ class KioskLink:
                 log.warning("broker_unreachable", error=str(exc), bd_seq=bd_seq)
             finally:
                 self.connected.clear()
+                self._outbox.link_down()
             if self._stopping.is_set():
                 return
             delay = backoff.next_delay()
@@ -116,6 +117,7 @@ class KioskLink:
                 await client.subscribe(topic(self._settings.kiosk_id, kind), qos=1)
             await self._publish_birth(client, bd_seq)
             self.connected.set()
+            self._outbox.link_up()
             log.info("connected", bd_seq=bd_seq, broker=self._settings.broker_host)
             tasks = {
                 asyncio.create_task(self._send(client), name="mqtt-send"),
@@ -141,12 +143,23 @@ class KioskLink:
         await client.publish(self._state_topic, encode(birth), qos=1, retain=True)
 
     async def _send(self, client: aiomqtt.Client) -> None:
+        # A fleet back from an outage must not storm the broker: replay at a paced rate.
+        replay_gap = 1.0 / self._settings.replay_rate_per_s
+        historical = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        historical.UserProperty = [("historical", "1")]
         while True:
             item = await self._outbox.peek()
             await client.publish(
-                topic(self._settings.kiosk_id, item.kind), item.payload, qos=1, retain=item.retain
+                topic(self._settings.kiosk_id, item.kind),
+                item.payload,
+                qos=1,
+                retain=item.retain,
+                properties=historical if item.historical else None,
             )
             self._outbox.ack(item)
+            self._outbox.settle()
+            if item.historical:
+                await asyncio.sleep(replay_gap)
 
     async def _receive(self, client: aiomqtt.Client, bd_seq: int) -> None:
         async for message in client.messages:

@@ -45,6 +45,12 @@ class EdgeSettings(BaseSettings):
     simulate_peripherals: bool = Field(
         True, description="Stand simulated devices in for the peripherals (said so in birth)"
     )
-    outbox_limit: int = Field(1000, ge=10, description="Messages kept while the broker is away")
+    outbox_limit: int = Field(1000, ge=10, description="Messages kept in memory while connected")
+    store_and_forward: bool = Field(True, description="Keep messages on disk while offline")
+    disk_queue_max_rows: int = Field(200_000, ge=100, description="Disk queue bound (rows)")
+    telemetry_ttl_s: float = Field(
+        7 * 24 * 3600, gt=0, description="Older queued telemetry is dropped"
+    )
+    replay_rate_per_s: float = Field(50.0, gt=0, description="Backlog replay pace")
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)

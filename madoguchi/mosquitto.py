@@ -79,5 +79,11 @@ class MosquittoProcess:
         self._process = None
 
     @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("mosquitto is not running")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
