@@ -16,6 +16,7 @@ from cloud.db.engine import make_engine, make_sessionmaker
 from cloud.db.migrate import upgrade
 from cloud.fleet.consumer import FleetConsumer
 from cloud.fleet.metrics import ConsumerMetrics
+from cloud.fleet.timeseries import TelemetryWriter
 from cloud.fleet.views import router as fleet_router
 from cloud.settings import CloudSettings
 from cloud.ui.views import router as ui_router
@@ -30,10 +31,17 @@ def create_app(settings: CloudSettings) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.consumer = None
+        app.state.timeseries = None
+        if settings.timeseries.enabled:
+            app.state.timeseries = TelemetryWriter(settings.timeseries)
+            app.state.timeseries.start()
         consumer_task: asyncio.Task[None] | None = None
         if settings.mqtt.enabled:
             consumer = FleetConsumer(
-                settings=settings.mqtt, sessions=app.state.sessions, metrics=app.state.metrics
+                settings=settings.mqtt,
+                sessions=app.state.sessions,
+                metrics=app.state.metrics,
+                timeseries=app.state.timeseries,
             )
             app.state.consumer = consumer
             consumer_task = asyncio.create_task(consumer.run(), name="mqtt-consumer")
@@ -44,6 +52,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
                 consumer_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await consumer_task
+            if app.state.timeseries is not None:
+                await app.state.timeseries.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -34,6 +34,20 @@ class BrokerSettings(BaseModel):
         return self
 
 
+class TimeSeriesSettings(BaseModel):
+    """The time-series store (VictoriaMetrics or InfluxDB) behind the v2 write API."""
+
+    enabled: bool = False
+    url: str = "http://127.0.0.1:8428"
+    token: str = Field("", description="InfluxDB token; VictoriaMetrics ignores it")
+    org: str = "madoguchi"
+    bucket: str = "madoguchi"
+    batch_size: int = Field(5000, ge=1)
+    flush_interval_s: float = Field(1.0, gt=0)
+    buffer_limit: int = Field(200_000, ge=1)
+    timeout_s: float = Field(10.0, gt=0)
+
+
 class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MADOGUCHI_CLOUD_", env_nested_delimiter="__", extra="forbid"
@@ -46,6 +60,7 @@ class CloudSettings(BaseSettings):
     token_ttl: timedelta = timedelta(hours=8)
     cookie_secure: bool = False
     mqtt: BrokerSettings = BrokerSettings(enabled=False)
+    timeseries: TimeSeriesSettings = TimeSeriesSettings()
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> CloudSettings:

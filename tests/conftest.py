@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Broker, MissingServerError, Postgres, start_broker, start_postgres
+from tests.servers import (
+    Broker,
+    MissingServerError,
+    Postgres,
+    VictoriaMetrics,
+    start_broker,
+    start_postgres,
+    start_victoria_metrics,
+)
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +24,16 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """Mosquitto with TLS, required client certificates and the generated ACL."""
     try:
         server = start_broker(tmp_path_factory.mktemp("broker"))
+    except MissingServerError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+    try:
+        server = start_victoria_metrics(tmp_path_factory.mktemp("victoria-metrics"))
     except MissingServerError as exc:
         pytest.fail(str(exc))
     yield server

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.fleet import service
 from cloud.fleet.metrics import ConsumerMetrics
+from cloud.fleet.timeseries import TelemetryWriter
 from cloud.settings import BrokerSettings
 from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
@@ -48,11 +49,14 @@ class FleetConsumer:
         settings: BrokerSettings,
         sessions: async_sessionmaker[AsyncSession],
         metrics: ConsumerMetrics,
+        timeseries: TelemetryWriter | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._metrics = metrics
+        self._timeseries = timeseries
         self.connected = asyncio.Event()
+        self.connections = 0
 
     def subscriptions(self) -> list[str]:
         group = self._settings.shared_group
@@ -84,6 +88,7 @@ class FleetConsumer:
                     backoff.reset()
                     for name in self.subscriptions():
                         await client.subscribe(name, qos=1)
+                    self.connections += 1
                     self.connected.set()
                     self._metrics.connected.set(1)
                     log.info("consumer_connected", broker=self._settings.host)
@@ -123,10 +128,13 @@ class FleetConsumer:
                         self._metrics.stale_states.inc()
                     return f"state:{outcome}"
                 if isinstance(message, TelemetryMessage):
-                    applied = await service.apply_telemetry(
+                    reading = await service.apply_telemetry(
                         db=db, message=message, received_at=received_at
                     )
-                    return "telemetry:applied" if applied else "telemetry:duplicate"
+                    if self._timeseries is not None:
+                        # Waits when the store's buffer is full: back-pressure, not loss.
+                        await self._timeseries.write(message, site_id=reading.site_id or "unknown")
+                    return "telemetry:applied" if reading.newest else "telemetry:duplicate"
                 if isinstance(message, EventMessage):
                     applied = await service.apply_event(
                         db=db, message=message, received_at=received_at

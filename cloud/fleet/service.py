@@ -7,6 +7,7 @@ writers), and every rule is idempotent.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -88,18 +89,27 @@ async def apply_state(*, db: AsyncSession, message: StateMessage, received_at: d
     return StateOutcome.APPLIED
 
 
+@dataclass(frozen=True, slots=True)
+class TelemetryOutcome:
+    site_id: str | None  # None: the kiosk has never sent a birth
+    newest: bool  # it replaced the kiosk's health summary
+
+
 async def apply_telemetry(
     *, db: AsyncSession, message: TelemetryMessage, received_at: datetime
-) -> bool:
-    """Keep the newest health summary; a repeated or older `seq` changes nothing."""
+) -> TelemetryOutcome:
+    """Keep the newest health summary; a repeated or older `seq` changes nothing here (the
+    time series still gets every reading, at its own time)."""
     kiosk = await _locked_kiosk(db, message.kiosk_id)
-    if kiosk is None or message.seq <= kiosk.last_telemetry_seq:
-        return False
+    if kiosk is None:
+        return TelemetryOutcome(site_id=None, newest=False)
+    if message.seq <= kiosk.last_telemetry_seq:
+        return TelemetryOutcome(site_id=kiosk.site_id, newest=False)
     kiosk.last_telemetry_seq = message.seq
     kiosk.last_seen_at = received_at
     kiosk.host = message.host.model_dump()
     kiosk.peripherals = [p.model_dump() for p in message.peripherals]
-    return True
+    return TelemetryOutcome(site_id=kiosk.site_id, newest=True)
 
 
 async def apply_event(*, db: AsyncSession, message: EventMessage, received_at: datetime) -> bool:

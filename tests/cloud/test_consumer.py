@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import structlog
 
-from cloud.settings import BrokerSettings, CloudSettings
+from cloud.settings import BrokerSettings, CloudSettings, TimeSeriesSettings
 from edge.agent import KioskAgent
 from protocol.v1 import MAX_PAYLOAD_BYTES, TopicKind, encode, topic
 from tests.cloud.conftest import Cloud, _running_cloud
 from tests.cloud.test_registry import state, telemetry
 from tests.edge.helpers import edge_settings
 from tests.mqtt_clients import client_for
-from tests.servers import Broker
+from tests.servers import Broker, VictoriaMetrics
 
 
 def rejected(cloud: Cloud, reason: str) -> float:
@@ -68,10 +68,13 @@ async def test_bad_payloads_are_refused_counted_and_do_not_stop_the_next(
 
 
 @pytest.fixture
-async def broker_cloud(broker: Broker, tmp_path: Path) -> AsyncIterator[Cloud]:
+async def broker_cloud(
+    broker: Broker, victoria_metrics: VictoriaMetrics, tmp_path: Path
+) -> AsyncIterator[Cloud]:
     cert, key = broker.cloud_cert
     settings = CloudSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}",
+        timeseries=TimeSeriesSettings(enabled=True, url=victoria_metrics.url, flush_interval_s=0.2),
         mqtt=BrokerSettings(
             host=broker.host,
             port=broker.port,
@@ -131,9 +134,12 @@ async def test_registry_follows_a_real_kiosk_through_faults(
                 await asyncio.sleep(0.1)
 
         # The broker restarts: both sides reconnect by themselves.
-        broker.restart()
-        await asyncio.wait_for(agent.link.connected.wait(), 20)
         consumer = broker_cloud.app.state.consumer
+        before = (agent.link.connections, consumer.connections)
+        broker.restart()
+        async with asyncio.timeout(30):
+            while not (agent.link.connections > before[0] and consumer.connections > before[1]):
+                await asyncio.sleep(0.05)
         await asyncio.wait_for(consumer.connected.wait(), 20)
         await wait_status(broker_cloud, "cons-k1", token, "online")
         health = await broker_cloud.client.get("/healthz")
@@ -147,3 +153,37 @@ async def test_registry_follows_a_real_kiosk_through_faults(
         agent.stop()
         if not running.done():
             await asyncio.wait_for(running, 10)
+
+
+async def test_kiosk_telemetry_reaches_the_time_series(
+    broker: Broker, broker_cloud: Cloud, victoria_metrics: VictoriaMetrics, state_dir: Path
+) -> None:
+    agent = KioskAgent(edge_settings(broker, "ts-e2e", state_dir, telemetry_interval_s=0.1))
+    sent: list[int] = []
+    original_put = agent.outbox.put
+
+    def recording_put(item):  # type: ignore[no-untyped-def]
+        if item.kind is TopicKind.TELEMETRY:
+            sent.append(json.loads(item.payload)["seq"])
+        original_put(item)
+
+    agent.outbox.put = recording_put  # type: ignore[method-assign]
+    running = asyncio.create_task(agent.run())
+    try:
+        async with asyncio.timeout(20):
+            while len(sent) < 10:
+                await asyncio.sleep(0.05)
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 10)
+    writer = broker_cloud.app.state.timeseries
+    async with asyncio.timeout(20):
+        while True:
+            stored = victoria_metrics.export('{__name__="kiosk_seq",kiosk_id="ts-e2e"}')
+            values = {int(v) for entry in stored for v in entry["values"]}  # type: ignore[union-attr]
+            if set(sent) <= values:
+                break
+            await asyncio.sleep(0.2)
+    assert writer.written >= len(sent)
+    site = stored[0]["metric"]["site_id"]  # type: ignore[index]
+    assert site == "city-hall"

@@ -102,13 +102,11 @@ def telemetry(seq: int, cpu: float) -> TelemetryMessage:
 async def test_telemetry_keeps_the_newest_and_ignores_replays(cloud: Cloud) -> None:
     await apply(cloud, state("online", 1))
     async with transaction(cloud.app.state.sessions) as db:
-        assert await service.apply_telemetry(db=db, message=telemetry(100, 20.0), received_at=NOW)
-        assert not await service.apply_telemetry(
-            db=db, message=telemetry(100, 99.0), received_at=NOW
-        )
-        assert not await service.apply_telemetry(
-            db=db, message=telemetry(99, 99.0), received_at=NOW
-        )
+        first = await service.apply_telemetry(db=db, message=telemetry(100, 20.0), received_at=NOW)
+        assert first.newest and first.site_id == "city-hall"
+        repeat = await service.apply_telemetry(db=db, message=telemetry(100, 99.0), received_at=NOW)
+        older = await service.apply_telemetry(db=db, message=telemetry(99, 99.0), received_at=NOW)
+        assert not repeat.newest and not older.newest
     row = await kiosk_row(cloud)
     assert row.host is not None and row.host["cpu_percent"] == 20.0
 
