@@ -18,6 +18,8 @@ from cloud.fleet.consumer import FleetConsumer
 from cloud.fleet.metrics import ConsumerMetrics
 from cloud.fleet.timeseries import TelemetryWriter
 from cloud.fleet.views import router as fleet_router
+from cloud.maintenance.dispatcher import CommandDispatcher
+from cloud.maintenance.views import router as maintenance_router
 from cloud.settings import CloudSettings
 from cloud.ui.views import router as ui_router
 from cloud.ui.views import static_files
@@ -36,6 +38,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
             app.state.timeseries = TelemetryWriter(settings.timeseries)
             app.state.timeseries.start()
         consumer_task: asyncio.Task[None] | None = None
+        dispatcher_task: asyncio.Task[None] | None = None
+        app.state.dispatcher = None
         if settings.mqtt.enabled:
             consumer = FleetConsumer(
                 settings=settings.mqtt,
@@ -45,13 +49,16 @@ def create_app(settings: CloudSettings) -> FastAPI:
             )
             app.state.consumer = consumer
             consumer_task = asyncio.create_task(consumer.run(), name="mqtt-consumer")
+            app.state.dispatcher = CommandDispatcher(sessions=app.state.sessions, link=consumer)
+            dispatcher_task = asyncio.create_task(app.state.dispatcher.run(), name="dispatcher")
         try:
             yield
         finally:
-            if consumer_task is not None:
-                consumer_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await consumer_task
+            for task in (dispatcher_task, consumer_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if app.state.timeseries is not None:
                 await app.state.timeseries.stop()
             await engine.dispose()
@@ -67,6 +74,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth_router)
     app.include_router(fleet_router)
+    app.include_router(maintenance_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")
     return app

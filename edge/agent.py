@@ -11,11 +11,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 import structlog
 
+from edge import maintenance
 from edge.commands import CommandOutcome, CommandRouter
 from edge.counters import Counters
 from edge.link import KioskLink
 from edge.outbox import Outbox, Outgoing
 from edge.peripherals.registry import PeripheralRegistry
+from edge.session import ResidentSession
 from edge.settings import EdgeSettings
 from edge.store import DiskQueue
 from edge.telemetry.host import HostSampler
@@ -24,6 +26,7 @@ from protocol.v1 import (
     CommandResultMessage,
     ConfigMessage,
     EventMessage,
+    KioskConfig,
     StateMessage,
     TelemetryMessage,
     Topic,
@@ -73,9 +76,17 @@ class KioskAgent:
             settings.peripherals, simulate=settings.simulate_peripherals
         )
         self.sampler = sampler or HostSampler()
-        self.telemetry_interval_s = settings.telemetry_interval_s
+        self.config = KioskConfig(telemetry_interval_s=settings.telemetry_interval_s)
+        self.session = ResidentSession()
+        self.restart_requested = False
         self.commands = CommandRouter()
-        self._register_commands()
+        maintenance.register(
+            self.commands,
+            agent=self,
+            peripherals=self.peripherals,
+            reboot_command=settings.reboot_command,
+            later=lambda delay, action: asyncio.get_running_loop().call_later(delay, action),
+        )
         self._interval_changed = asyncio.Event()
         self._versions = (agent_version(), os_version())
         self.link = KioskLink(
@@ -122,7 +133,7 @@ class KioskAgent:
         return TelemetryMessage.model_validate(
             {
                 **self._envelope(),
-                "interval_s": self.telemetry_interval_s,
+                "interval_s": self.config.telemetry_interval_s,
                 "host": await self.sampler.sample(),
                 "peripherals": await self.peripherals.statuses(),
             },
@@ -141,7 +152,15 @@ class KioskAgent:
             self._apply_config(message)
 
     async def _run_command(self, command: CommandMessage) -> None:
+        if command.name in maintenance.DISRUPTIVE and self.session.active and not command.force:
+            self._send_result(
+                command, CommandOutcome("deferred", "waiting for the resident's session to end")
+            )
+            await self.session.wait_idle()
         outcome = await self.commands.handle(command, now=datetime.now(UTC))
+        self._send_result(command, outcome)
+
+    def _send_result(self, command: CommandMessage, outcome: CommandOutcome) -> None:
         log.info(
             "command_answered",
             command=command.name,
@@ -162,24 +181,19 @@ class KioskAgent:
         self.outbox.put(Outgoing(TopicKind.COMMAND_RESULT, encode(result)))
 
     def _apply_config(self, message: ConfigMessage) -> None:
-        interval = message.config.telemetry_interval_s
-        if interval != self.telemetry_interval_s:
-            self.telemetry_interval_s = interval
-            self._interval_changed.set()
-        log.info("config_applied", version=message.version, telemetry_interval_s=interval)
+        self.apply_config(message.config)
         self.emit_event("config_applied", version=message.version)
 
-    def _register_commands(self) -> None:
-        @self.commands.on("self_test")
-        async def self_test(_command: CommandMessage) -> CommandOutcome:
-            results = await self.peripherals.self_test()
-            failed = [p.name for p in results if p.status != "ok"]
-            output: dict[str, bool | int | float | str] = {
-                p.name: p.status + (" (simulated)" if p.simulated else "") for p in results
-            }
-            if failed:
-                return CommandOutcome("failed", "failing: " + ", ".join(failed), output)
-            return CommandOutcome("succeeded", "all peripherals ok", output)
+    def apply_config(self, config: KioskConfig) -> None:
+        if config.telemetry_interval_s != self.config.telemetry_interval_s:
+            self._interval_changed.set()
+        self.config = config
+        log.info("config_applied", telemetry_interval_s=config.telemetry_interval_s)
+
+    def request_restart(self) -> None:
+        """Stop now; `run_forever` starts a fresh agent (systemd restarts a dead process)."""
+        self.restart_requested = True
+        self.stop()
 
     # --- running --------------------------------------------------------------------------
 
@@ -193,7 +207,7 @@ class KioskAgent:
             self._interval_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._interval_changed.wait(), timeout=self.telemetry_interval_s
+                    self._interval_changed.wait(), timeout=self.config.telemetry_interval_s
                 )
 
     async def run(self) -> None:
@@ -222,8 +236,13 @@ class KioskAgent:
 
 
 async def run_forever(settings: EdgeSettings) -> None:
-    agent = KioskAgent(settings)
+    """Run the agent until a signal; a `restart_agent` command starts a fresh one."""
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, agent.stop)
-    await agent.run()
+    while True:
+        agent = KioskAgent(settings)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, agent.stop)
+        await agent.run()
+        if not agent.restart_requested:
+            return
+        log.info("agent_restarting", kiosk_id=settings.kiosk_id)

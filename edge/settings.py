@@ -51,6 +51,9 @@ class EdgeSettings(BaseSettings):
     telemetry_ttl_s: float = Field(
         7 * 24 * 3600, gt=0, description="Older queued telemetry is dropped"
     )
+    reboot_command: tuple[str, ...] = Field(
+        ("systemctl", "reboot"), description="Run by the reboot command (through sudoers/polkit)"
+    )
     replay_rate_per_s: float = Field(50.0, gt=0, description="Backlog replay pace")
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)

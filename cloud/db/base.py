@@ -20,5 +20,7 @@ class Base(DeclarativeBase):
 
 def import_all_models() -> None:
     """Import every domain's models so `Base.metadata` knows all tables."""
+    import cloud.audit.models
     import cloud.auth.models
-    import cloud.fleet.models  # noqa: F401
+    import cloud.fleet.models
+    import cloud.maintenance.models  # noqa: F401

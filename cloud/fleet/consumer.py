@@ -1,5 +1,6 @@
-"""The MQTT consumer: one task owns the aiomqtt client, decodes every message through
-`protocol`, applies it to the registry, and keeps running whatever arrives.
+"""The control plane's MQTT link: one task owns the aiomqtt client; it decodes every
+message through `protocol`, applies it, and keeps running whatever arrives. Other tasks
+publish by handing messages to it (`publish`).
 
 `state` is subscribed without a shared group (MQTT 5 never delivers retained messages to
 shared subscriptions, and every replica must see each kiosk's retained birth); the other
@@ -14,15 +15,18 @@ from datetime import UTC, datetime
 
 import aiomqtt
 import structlog
+from paho.mqtt.properties import Properties
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.fleet import service
 from cloud.fleet.metrics import ConsumerMetrics
 from cloud.fleet.timeseries import TelemetryWriter
+from cloud.maintenance import service as maintenance
 from cloud.settings import BrokerSettings
 from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
 from protocol.v1 import (
+    CommandResultMessage,
     EventMessage,
     StateMessage,
     TelemetryMessage,
@@ -32,6 +36,14 @@ from protocol.v1 import (
 )
 
 log = structlog.get_logger("cloud.consumer")
+
+
+PUBLISH_TIMEOUT_S = 10.0
+
+
+class BrokerUnavailableError(RuntimeError):
+    pass
+
 
 SHARED_KINDS = (TopicKind.TELEMETRY, TopicKind.EVENT, TopicKind.COMMAND_RESULT, TopicKind.CALL_UP)
 
@@ -57,6 +69,9 @@ class FleetConsumer:
         self._timeseries = timeseries
         self.connected = asyncio.Event()
         self.connections = 0
+        self._outgoing: asyncio.Queue[
+            tuple[str, bytes, Properties | None, bool, asyncio.Future[None]]
+        ] = asyncio.Queue()
 
     def subscriptions(self) -> list[str]:
         group = self._settings.shared_group
@@ -69,6 +84,22 @@ class FleetConsumer:
         context = ssl.create_default_context(cafile=str(self._settings.ca_file))
         context.load_cert_chain(str(self._settings.cert_file), str(self._settings.key_file))
         return context
+
+    async def publish(
+        self,
+        topic_name: str,
+        payload: bytes,
+        *,
+        properties: Properties | None = None,
+        retain: bool = False,
+    ) -> None:
+        """Hand a message to the task that owns the client; returns once the broker
+        acknowledged it. Raises `BrokerUnavailableError` while disconnected."""
+        if not self.connected.is_set():
+            raise BrokerUnavailableError("the control plane is not connected to the broker")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._outgoing.put((topic_name, payload, properties, retain, done))
+        await asyncio.wait_for(done, PUBLISH_TIMEOUT_S)
 
     async def run(self) -> None:
         backoff = Backoff(
@@ -92,14 +123,53 @@ class FleetConsumer:
                     self.connected.set()
                     self._metrics.connected.set(1)
                     log.info("consumer_connected", broker=self._settings.host)
-                    async for message in client.messages:
-                        await self.handle(message.topic.value, payload_bytes(message.payload))
+                    await self._serve(client)
             except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
                 log.warning("broker_unreachable", error=str(exc))
             finally:
                 self.connected.clear()
                 self._metrics.connected.set(0)
+                self._fail_pending()
             await asyncio.sleep(backoff.next_delay())
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        tasks = {
+            asyncio.create_task(self._receive(client), name="mqtt-receive"),
+            asyncio.create_task(self._send(client), name="mqtt-send"),
+        }
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            await self.handle(message.topic.value, payload_bytes(message.payload))
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            topic_name, payload, properties, retain, done = await self._outgoing.get()
+            try:
+                await client.publish(
+                    topic_name, payload, qos=1, retain=retain, properties=properties
+                )
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+                raise
+            if not done.done():
+                done.set_result(None)
+
+    def _fail_pending(self) -> None:
+        while not self._outgoing.empty():
+            *_, done = self._outgoing.get_nowait()
+            if not done.done():
+                done.set_exception(BrokerUnavailableError("the broker connection was lost"))
 
     async def handle(self, topic_name: str, payload: bytes) -> str:
         """Apply one message; returns what happened (for tests and logs). Never raises."""
@@ -135,6 +205,9 @@ class FleetConsumer:
                         # Waits when the store's buffer is full: back-pressure, not loss.
                         await self._timeseries.write(message, site_id=reading.site_id or "unknown")
                     return "telemetry:applied" if reading.newest else "telemetry:duplicate"
+                if isinstance(message, CommandResultMessage):
+                    applied = await maintenance.apply_result(db=db, message=message)
+                    return "cmd_result:applied" if applied else "cmd_result:ignored"
                 if isinstance(message, EventMessage):
                     applied = await service.apply_event(
                         db=db, message=message, received_at=received_at

@@ -148,7 +148,7 @@ class CommandMessage(Envelope):
 class KioskConfig(StrictModel):
     """The desired configuration the cloud keeps retained for each kiosk."""
 
-    telemetry_interval_s: float = Field(10.0, ge=1, le=3600)
+    telemetry_interval_s: float = Field(10.0, ge=0.1, le=3600)
 
 
 class ConfigMessage(Envelope):

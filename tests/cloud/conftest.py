@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from cloud.app import create_app
 from cloud.auth.models import Role
 from cloud.auth.service import create_user
 from cloud.db.engine import transaction
-from cloud.settings import BrokerSettings, CloudSettings
+from cloud.settings import BrokerSettings, CloudSettings, TimeSeriesSettings
+from tests.servers import Broker, VictoriaMetrics
 
 PASSWORD = "correct horse battery"
 
@@ -83,4 +85,28 @@ async def sqlite_cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
         mqtt=BrokerSettings(enabled=False),
     )
     async for running in _running_cloud(settings):
+        yield running
+
+
+@pytest.fixture
+async def broker_cloud(
+    broker: Broker, victoria_metrics: VictoriaMetrics, tmp_path: Path
+) -> AsyncIterator[Cloud]:
+    cert, key = broker.cloud_cert
+    settings = CloudSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}",
+        timeseries=TimeSeriesSettings(enabled=True, url=victoria_metrics.url, flush_interval_s=0.2),
+        mqtt=BrokerSettings(
+            host=broker.host,
+            port=broker.port,
+            ca_file=broker.ca_file,
+            cert_file=cert,
+            key_file=key,
+            client_id=f"cloud-{tmp_path.name}",
+            reconnect_min_s=0.1,
+            reconnect_max_s=1.0,
+        ),
+    )
+    async for running in _running_cloud(settings):
+        await asyncio.wait_for(running.app.state.consumer.connected.wait(), 15)
         yield running

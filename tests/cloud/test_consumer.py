@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import structlog
 
-from cloud.settings import BrokerSettings, CloudSettings, TimeSeriesSettings
+from cloud.settings import BrokerSettings
 from edge.agent import KioskAgent
 from protocol.v1 import MAX_PAYLOAD_BYTES, TopicKind, encode, topic
-from tests.cloud.conftest import Cloud, _running_cloud
+from tests.cloud.conftest import Cloud
 from tests.cloud.test_registry import state, telemetry
 from tests.edge.helpers import edge_settings
 from tests.mqtt_clients import client_for
@@ -65,30 +64,6 @@ async def test_bad_payloads_are_refused_counted_and_do_not_stop_the_next(
     assert len(warnings) == len(cases) + 1
     assert all("payload" not in entry for entry in warnings)
     assert not any("garbage" in str(entry) for entry in warnings)
-
-
-@pytest.fixture
-async def broker_cloud(
-    broker: Broker, victoria_metrics: VictoriaMetrics, tmp_path: Path
-) -> AsyncIterator[Cloud]:
-    cert, key = broker.cloud_cert
-    settings = CloudSettings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}",
-        timeseries=TimeSeriesSettings(enabled=True, url=victoria_metrics.url, flush_interval_s=0.2),
-        mqtt=BrokerSettings(
-            host=broker.host,
-            port=broker.port,
-            ca_file=broker.ca_file,
-            cert_file=cert,
-            key_file=key,
-            client_id=f"cloud-{tmp_path.name}",
-            reconnect_min_s=0.1,
-            reconnect_max_s=1.0,
-        ),
-    )
-    async for running in _running_cloud(settings):
-        await asyncio.wait_for(running.app.state.consumer.connected.wait(), 15)
-        yield running
 
 
 async def kiosk_status(cloud: Cloud, kiosk_id: str, token: str) -> str | None:

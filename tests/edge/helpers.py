@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,16 +32,20 @@ def edge_settings(
         "state_dir": state_dir,
         "reconnect_min_s": 0.1,
         "reconnect_max_s": 1.0,
+        # Never the machine's own reboot: a marker the tests can check.
+        "reboot_command": ("touch", str(state_dir / "rebooted")),
     }
     values.update(overrides)
     return EdgeSettings(**values)  # type: ignore[arg-type]
 
 
 def edge_environment(settings: EdgeSettings) -> dict[str, str]:
+    """The settings as the environment variables `madoguchi edge run` reads."""
     return {
-        f"MADOGUCHI_EDGE_{name.upper()}": str(value)
-        for name, value in settings.model_dump().items()
-        if name not in {"peripherals"}
+        f"MADOGUCHI_EDGE_{name.upper()}": json.dumps(value)
+        if isinstance(value, list)
+        else str(value)
+        for name, value in settings.model_dump(mode="json").items()
     }
 
 

@@ -214,7 +214,7 @@ async def test_commands_are_answered_once_and_expiry_is_honoured(
             answer = await wait_for_message(cloud, result_for(expired.command_id))
             assert isinstance(answer, CommandResultMessage) and answer.status == "expired"
 
-            unsupported = _command("edge-cmd", name="reboot")
+            unsupported = _command("edge-cmd", name="update_agent")
             await cloud.publish(cmd_topic, encode(unsupported), qos=1)
             answer = await wait_for_message(cloud, result_for(unsupported.command_id))
             assert isinstance(answer, CommandResultMessage) and answer.status == "rejected"

@@ -1,0 +1,1 @@
+"""Remote maintenance: commands to kiosks, their state machine, results and timeouts."""
