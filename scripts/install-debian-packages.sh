@@ -8,6 +8,8 @@ packages=(
   mosquitto mosquitto-clients postgresql postgresql-client victoria-metrics
   # PC/SC smart-card stack; pyscard builds against it
   pcscd vsmartcard-vpcd swig libpcsclite-dev
+  # the browser end-to-end tests (Playwright drives Debian's Chromium) and Japanese glyphs
+  chromium fonts-ipafont-gothic
   # building and running the Python environment
   python3-venv python3-dev gcc make
 )

@@ -27,6 +27,16 @@ ROLE_LABELS = {
 }
 
 
+MAINTAINERS = frozenset({"tech", "admin"})
+PERIPHERAL_LABELS = {
+    "card_reader": "カードリーダー",
+    "tenkey": "テンキー",
+    "face_camera": "顔写真カメラ",
+    "document_scanner": "スタンドスキャナー",
+    "headset": "ヘッドセット",
+}
+
+
 def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
 
@@ -86,5 +96,11 @@ async def kiosks_page(request: Request, db: DbSession) -> Response:
     return templates.TemplateResponse(
         request,
         "kiosks.html",
-        {"user": user, "role_label": ROLE_LABELS.get(user.role, user.role), "kiosks": kiosks},
+        {
+            "user": user,
+            "role_label": ROLE_LABELS.get(user.role, user.role),
+            "kiosks": kiosks,
+            "can_maintain": user.role in MAINTAINERS,
+            "peripheral_labels": PERIPHERAL_LABELS,
+        },
     )
