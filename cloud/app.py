@@ -16,6 +16,7 @@ from cloud.db.engine import make_engine, make_sessionmaker
 from cloud.db.migrate import upgrade
 from cloud.fleet.consumer import FleetConsumer
 from cloud.fleet.metrics import ConsumerMetrics
+from cloud.fleet.summaries import HealthSummaries
 from cloud.fleet.timeseries import TelemetryWriter
 from cloud.fleet.views import router as fleet_router
 from cloud.maintenance.dispatcher import CommandDispatcher
@@ -33,6 +34,9 @@ def create_app(settings: CloudSettings) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.consumer = None
+        app.state.summaries = HealthSummaries(app.state.sessions)
+        await app.state.summaries.load_sites()
+        summaries_task = asyncio.create_task(app.state.summaries.run(), name="summaries")
         app.state.timeseries = None
         if settings.timeseries.enabled:
             app.state.timeseries = TelemetryWriter(settings.timeseries)
@@ -45,6 +49,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
                 settings=settings.mqtt,
                 sessions=app.state.sessions,
                 metrics=app.state.metrics,
+                summaries=app.state.summaries,
                 timeseries=app.state.timeseries,
             )
             app.state.consumer = consumer
@@ -54,11 +59,12 @@ def create_app(settings: CloudSettings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (dispatcher_task, consumer_task):
+            for task in (dispatcher_task, consumer_task, summaries_task):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            await app.state.summaries.close()
             if app.state.timeseries is not None:
                 await app.state.timeseries.stop()
             await engine.dispose()

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.fleet import service
 from cloud.fleet.metrics import ConsumerMetrics
+from cloud.fleet.summaries import HealthSummaries
 from cloud.fleet.timeseries import TelemetryWriter
 from cloud.maintenance import service as maintenance
 from cloud.settings import BrokerSettings
@@ -61,12 +62,14 @@ class FleetConsumer:
         settings: BrokerSettings,
         sessions: async_sessionmaker[AsyncSession],
         metrics: ConsumerMetrics,
+        summaries: HealthSummaries,
         timeseries: TelemetryWriter | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._metrics = metrics
         self._timeseries = timeseries
+        self._summaries = summaries
         self.connected = asyncio.Event()
         self.connections = 0
         self._outgoing: asyncio.Queue[
@@ -189,6 +192,15 @@ class FleetConsumer:
             return f"rejected:{exc.reason.value}"
         self._metrics.received.labels(topic.kind.value).inc()
         try:
+            if isinstance(message, TelemetryMessage):
+                # No transaction per reading: the newest is batched into the registry, and
+                # every reading goes to the time series.
+                self._summaries.offer(message, received_at)
+                if self._timeseries is not None:
+                    # Waits when the store's buffer is full: back-pressure, not loss.
+                    site = self._summaries.site_of.get(message.kiosk_id, "unknown")
+                    await self._timeseries.write(message, site_id=site)
+                return "telemetry:accepted"
             async with self._sessions() as db, db.begin():
                 if isinstance(message, StateMessage):
                     outcome = await service.apply_state(
@@ -196,15 +208,9 @@ class FleetConsumer:
                     )
                     if outcome == service.StateOutcome.STALE:
                         self._metrics.stale_states.inc()
+                    if message.status == "online":
+                        self._summaries.site_of[message.kiosk_id] = message.site_id
                     return f"state:{outcome}"
-                if isinstance(message, TelemetryMessage):
-                    reading = await service.apply_telemetry(
-                        db=db, message=message, received_at=received_at
-                    )
-                    if self._timeseries is not None:
-                        # Waits when the store's buffer is full: back-pressure, not loss.
-                        await self._timeseries.write(message, site_id=reading.site_id or "unknown")
-                    return "telemetry:applied" if reading.newest else "telemetry:duplicate"
                 if isinstance(message, CommandResultMessage):
                     applied = await maintenance.apply_result(db=db, message=message)
                     return "cmd_result:applied" if applied else "cmd_result:ignored"

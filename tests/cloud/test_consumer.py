@@ -35,6 +35,7 @@ async def consumer(sqlite_cloud: Cloud):  # type: ignore[no-untyped-def]
         settings=BrokerSettings(enabled=False),
         sessions=sqlite_cloud.app.state.sessions,
         metrics=sqlite_cloud.app.state.metrics,
+        summaries=sqlite_cloud.app.state.summaries,
     )
 
 

@@ -141,3 +141,23 @@ async def test_kiosk_api_lists_and_finds_kiosks(cloud: Cloud) -> None:
     assert one.status_code == 200 and one.json()["bd_seq"] == 3
     missing = await cloud.client.get("/api/kiosks/nowhere", headers=headers)
     assert missing.status_code == 404 and "nowhere" in missing.json()["detail"]
+
+
+async def test_health_summaries_keep_the_newest_in_one_batch(cloud: Cloud) -> None:
+    from cloud.fleet.summaries import HealthSummaries
+
+    await apply(cloud, state("online", 1, kiosk="k1"))
+    await apply(cloud, state("online", 1, kiosk="k2"))
+    summaries = HealthSummaries(cloud.app.state.sessions)
+    await summaries.load_sites()
+    assert summaries.site_of == {"k1": "city-hall", "k2": "city-hall"}
+    summaries.offer(telemetry(10, 10.0), NOW)
+    summaries.offer(telemetry(12, 12.0), NOW)
+    summaries.offer(telemetry(11, 11.0), NOW)  # late: older than 12
+    assert await summaries.flush() == 1
+    assert (await kiosk_row(cloud)).host["cpu_percent"] == 12.0  # type: ignore[index]
+    summaries.offer(telemetry(9, 99.0), NOW)  # older than what the registry holds
+    await summaries.flush()
+    row = await kiosk_row(cloud)
+    assert row.host is not None and row.host["cpu_percent"] == 12.0
+    assert row.last_telemetry_seq == 12
