@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import typer
 
-from madoguchi.commands import bench, calendar, cloud, demo, edge, kiosks, protocol, provision
+from madoguchi.commands import (
+    bench,
+    calendar,
+    cloud,
+    demo,
+    edge,
+    kiosks,
+    protocol,
+    provision,
+    simulate,
+)
 
 app = typer.Typer(
     name="madoguchi",
@@ -22,3 +32,4 @@ app.add_typer(kiosks.app, name="kiosks")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.run_demo)
+app.command("simulate")(simulate.simulate)

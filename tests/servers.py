@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from madoguchi.mosquitto import BrokerNotFoundError, MosquittoProcess, free_port, wait_for_port
+from madoguchi.victoria import VictoriaMetricsNotFoundError
+from madoguchi.victoria import VictoriaMetricsProcess as VictoriaMetrics
 from provisioning.broker import write_broker_files
 from provisioning.ca import FleetCA, IssuedCertificate
 
@@ -199,60 +201,10 @@ def start_postgres() -> Postgres:
     return server
 
 
-@dataclass
-class VictoriaMetrics:
-    """A real VictoriaMetrics; it accepts influxdb-client's `/api/v2/write`."""
-
-    directory: Path
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        binary = shutil.which("victoria-metrics")
-        if binary is None:
-            raise MissingServerError(
-                "victoria-metrics is not installed: run `make setup` (Debian package)"
-            )
-        log = (self.directory / "victoria-metrics.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                f"-storageDataPath={self.directory / 'data'}",
-                f"-httpListenAddr=127.0.0.1:{self.port}",
-                # Same series and timestamp = same reading: a replayed duplicate is one sample.
-                "-dedup.minScrapeInterval=1ms",
-                "-search.latencyOffset=0s",
-                "-retentionPeriod=10y",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        wait_for_port("127.0.0.1", self.port, timeout=30, process=self.process)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
-        self.process = None
-
-    def export(self, selector: str) -> list[dict[str, object]]:
-        """Every raw sample of the matching series (after flushing what is in memory)."""
-        import json
-        import urllib.parse
-        import urllib.request
-
-        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).read()  # noqa: S310
-        query = urllib.parse.urlencode({"match[]": selector})
-        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as reply:  # noqa: S310
-            return [json.loads(line) for line in reply.read().decode().splitlines() if line]
-
-
 def start_victoria_metrics(directory: Path) -> VictoriaMetrics:
-    server = VictoriaMetrics(directory=directory, port=free_port())
-    server.start()
+    server = VictoriaMetrics(directory, free_port())
+    try:
+        server.start()
+    except VictoriaMetricsNotFoundError as exc:
+        raise MissingServerError(str(exc)) from exc
     return server

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
@@ -50,7 +50,11 @@ def telemetry_point(message: TelemetryMessage, *, site_id: str) -> Point:
 class TelemetryWriter:
     def __init__(self, settings: TimeSeriesSettings) -> None:
         self._settings = settings
-        self._queue: asyncio.Queue[Point] = asyncio.Queue(maxsize=settings.buffer_limit)
+        self._queue: asyncio.Queue[tuple[Point, datetime]] = asyncio.Queue(
+            maxsize=settings.buffer_limit
+        )
+        # Seconds from a reading's own time to its write, when someone measures (bench).
+        self.lags: list[float] | None = None
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.failures = 0
@@ -61,7 +65,7 @@ class TelemetryWriter:
         return self._queue.qsize()
 
     async def write(self, message: TelemetryMessage, *, site_id: str) -> None:
-        await self._queue.put(telemetry_point(message, site_id=site_id))
+        await self._queue.put((telemetry_point(message, site_id=site_id), message.sent_at))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="timeseries-writer")
@@ -78,7 +82,7 @@ class TelemetryWriter:
         if self._queue.qsize():
             log.error("timeseries_unflushed_on_stop", points=self._queue.qsize())
 
-    async def _next_batch(self) -> list[Point]:
+    async def _next_batch(self) -> list[tuple[Point, datetime]]:
         batch = [await self._queue.get()]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.flush_interval_s
@@ -107,7 +111,9 @@ class TelemetryWriter:
                 while True:  # the batch is kept until the store took it
                     try:
                         await write_api.write(
-                            bucket=settings.bucket, org=settings.org, record=batch
+                            bucket=settings.bucket,
+                            org=settings.org,
+                            record=[point for point, _ in batch],
                         )
                     except asyncio.CancelledError:
                         raise
@@ -124,6 +130,9 @@ class TelemetryWriter:
                         continue
                     backoff.reset()
                     self.written += len(batch)
+                    if self.lags is not None:
+                        now = datetime.now(UTC)
+                        self.lags.extend((now - sent_at).total_seconds() for _, sent_at in batch)
                     for _ in batch:
                         self._queue.task_done()
                     break

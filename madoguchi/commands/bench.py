@@ -13,3 +13,19 @@ def protocol(messages: int = typer.Option(20_000, min=100, help="Messages per ro
     from bench.protocol_decode import run
 
     typer.echo(run(messages).report())
+
+
+@app.command("fleet")
+def fleet(
+    kiosks: int = typer.Option(200, "--kiosks", min=1, max=5000, help="Simulated kiosks"),
+    seconds: float = typer.Option(30.0, "--seconds", min=5, help="Steady-state duration"),
+    ramp: float = typer.Option(10.0, help="Seconds over which the kiosks connect"),
+) -> None:
+    """Telemetry ingested end to end into VictoriaMetrics against a raw paho subscriber."""
+    import asyncio
+
+    from bench.fleet import run
+    from madoguchi.logs import configure_logging
+
+    configure_logging(level="WARNING")
+    typer.echo(asyncio.run(run(kiosks, seconds, ramp=ramp)).report())
