@@ -156,7 +156,7 @@ async def run(
                 (await asyncio.to_thread(peer.communicate, None, 120))[0].strip().splitlines()[-1]
             )["received"]
             deadline = time.monotonic() + 120
-            while writer.written < produced and time.monotonic() < deadline:  # noqa: ASYNC110
+            while writer.written < produced - still_queued and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
             ingested = writer.written
             lags = list(writer.lags)
