@@ -11,6 +11,9 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from cloud import health
+from cloud.alerts.evaluator import AlertEvaluator
+from cloud.alerts.notifier import WebhookNotifier
+from cloud.alerts.views import router as alerts_router
 from cloud.auth.views import router as auth_router
 from cloud.db.engine import make_engine, make_sessionmaker
 from cloud.db.migrate import upgrade
@@ -41,6 +44,17 @@ def create_app(settings: CloudSettings) -> FastAPI:
         if settings.timeseries.enabled:
             app.state.timeseries = TelemetryWriter(settings.timeseries)
             app.state.timeseries.start()
+        app.state.alerts = AlertEvaluator(
+            sessions=app.state.sessions,
+            notifier=WebhookNotifier(settings.alerts.webhook_url),
+            thresholds=settings.alerts.thresholds,
+            interval_s=settings.alerts.interval_s,
+        )
+        alerts_task = (
+            asyncio.create_task(app.state.alerts.run(), name="alerts")
+            if settings.alerts.enabled
+            else None
+        )
         consumer_task: asyncio.Task[None] | None = None
         dispatcher_task: asyncio.Task[None] | None = None
         app.state.dispatcher = None
@@ -59,7 +73,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (dispatcher_task, consumer_task, summaries_task):
+            for task in (dispatcher_task, consumer_task, summaries_task, alerts_task):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -81,6 +95,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(fleet_router)
     app.include_router(maintenance_router)
+    app.include_router(alerts_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")
     return app

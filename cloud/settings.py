@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud.alerts.rules import AlertThresholds
+
 
 class BrokerSettings(BaseModel):
     enabled: bool = True
@@ -48,6 +50,13 @@ class TimeSeriesSettings(BaseModel):
     timeout_s: float = Field(10.0, gt=0)
 
 
+class AlertSettings(BaseModel):
+    enabled: bool = True
+    interval_s: float = Field(10.0, gt=0)
+    webhook_url: str | None = Field(None, description="POSTed JSON with a chat-style `text`")
+    thresholds: AlertThresholds = AlertThresholds()
+
+
 class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MADOGUCHI_CLOUD_", env_nested_delimiter="__", extra="forbid"
@@ -61,6 +70,7 @@ class CloudSettings(BaseSettings):
     cookie_secure: bool = False
     mqtt: BrokerSettings = BrokerSettings(enabled=False)
     timeseries: TimeSeriesSettings = TimeSeriesSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> CloudSettings:

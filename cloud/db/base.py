@@ -20,6 +20,7 @@ class Base(DeclarativeBase):
 
 def import_all_models() -> None:
     """Import every domain's models so `Base.metadata` knows all tables."""
+    import cloud.alerts.models
     import cloud.audit.models
     import cloud.auth.models
     import cloud.fleet.models

@@ -152,7 +152,11 @@ class FleetConsumer:
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            await self.handle(message.topic.value, payload_bytes(message.payload))
+            user_properties = getattr(message.properties, "UserProperty", None) or []
+            historical = ("historical", "1") in user_properties
+            await self.handle(
+                message.topic.value, payload_bytes(message.payload), historical=historical
+            )
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
@@ -174,7 +178,7 @@ class FleetConsumer:
             if not done.done():
                 done.set_exception(BrokerUnavailableError("the broker connection was lost"))
 
-    async def handle(self, topic_name: str, payload: bytes) -> str:
+    async def handle(self, topic_name: str, payload: bytes, *, historical: bool = False) -> str:
         """Apply one message; returns what happened (for tests and logs). Never raises."""
         received_at = datetime.now(UTC)
         try:
@@ -195,7 +199,7 @@ class FleetConsumer:
             if isinstance(message, TelemetryMessage):
                 # No transaction per reading: the newest is batched into the registry, and
                 # every reading goes to the time series.
-                self._summaries.offer(message, received_at)
+                self._summaries.offer(message, received_at, historical=historical)
                 if self._timeseries is not None:
                     # Waits when the store's buffer is full: back-pressure, not loss.
                     site = self._summaries.site_of.get(message.kiosk_id, "unknown")

@@ -24,7 +24,7 @@ class HealthSummaries:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, interval_s: float = 1.0):
         self._sessions = sessions
         self._interval_s = interval_s
-        self._pending: dict[str, tuple[TelemetryMessage, datetime]] = {}
+        self._pending: dict[str, tuple[TelemetryMessage, datetime, dict[str, Any]]] = {}
         self.site_of: dict[str, str] = {}
         self.flushed = 0
 
@@ -33,10 +33,16 @@ class HealthSummaries:
             rows = await db.execute(select(Kiosk.kiosk_id, Kiosk.site_id))
             self.site_of.update({kiosk_id: site_id for kiosk_id, site_id in rows})
 
-    def offer(self, message: TelemetryMessage, received_at: datetime) -> None:
+    def offer(
+        self, message: TelemetryMessage, received_at: datetime, *, historical: bool = False
+    ) -> None:
         current = self._pending.get(message.kiosk_id)
         if current is None or message.seq > current[0].seq:
-            self._pending[message.kiosk_id] = (message, received_at)
+            host = message.host.model_dump()
+            if not historical:
+                # A live reading's age on arrival: the kiosk's clock offset (plus transit).
+                host["clock_offset_s"] = round((message.sent_at - received_at).total_seconds(), 3)
+            self._pending[message.kiosk_id] = (message, received_at, host)
 
     async def flush(self) -> int:
         if not self._pending:
@@ -47,10 +53,10 @@ class HealthSummaries:
                 "b_kiosk_id": kiosk_id,
                 "b_seq": message.seq,
                 "b_seen": received_at,
-                "b_host": message.host.model_dump(),
+                "b_host": host,
                 "b_peripherals": [p.model_dump() for p in message.peripherals],
             }
-            for kiosk_id, (message, received_at) in batch.items()
+            for kiosk_id, (message, received_at, host) in batch.items()
         ]
         statement = (
             update(Kiosk)
@@ -72,8 +78,10 @@ class HealthSummaries:
                 await connection.execute(statement, rows)
         except Exception:
             # Put them back (a newer reading that came meanwhile wins) and retry next time.
-            for message, received_at in batch.values():
-                self.offer(message, received_at)
+            for kiosk_id, pending in batch.items():
+                current = self._pending.get(kiosk_id)
+                if current is None or pending[0].seq > current[0].seq:
+                    self._pending[kiosk_id] = pending
             raise
         self.flushed += len(rows)
         return len(rows)
