@@ -41,6 +41,8 @@ async def test_tech_sees_live_health_and_runs_a_self_test(
         await page.get_by_label("パスワード").fill(PASSWORD)
         await page.get_by_role("button", name="ログイン").click()
         await expect(page.get_by_role("heading", name="端末一覧")).to_be_visible()
+        alerts = page.get_by_role("region", name="発生中のアラート")
+        await expect(alerts).to_be_visible()
         row = page.get_by_role("row").filter(has_text="e2e-k1")
         await expect(row.get_by_text("オンライン")).to_be_visible(timeout=15_000)
         await expect(row.get_by_text("カードリーダー（模擬）")).to_be_visible()

@@ -70,8 +70,30 @@ function render(kiosks) {
   document.getElementById("refreshed").textContent = new Date().toLocaleTimeString("ja-JP");
 }
 
+async function refreshAlerts() {
+  const list = document.getElementById("alerts");
+  if (!list) return;
+  const response = await fetch("/api/alerts", { credentials: "same-origin" });
+  if (!response.ok) return;
+  const alerts = await response.json();
+  const items = alerts.map((a) => {
+    const li = document.createElement("li");
+    li.className = "alert " + a.severity;
+    li.textContent = `${a.kiosk_id}（${a.site_id}）: ${a.detail} — ` +
+      new Date(a.opened_at).toLocaleString("ja-JP") + " から";
+    return li;
+  });
+  if (items.length === 0) {
+    const li = document.createElement("li");
+    li.textContent = "ありません";
+    items.push(li);
+  }
+  list.replaceChildren(...items);
+}
+
 async function refresh() {
   try {
+    if (canMaintain) refreshAlerts();
     const response = await fetch("/api/kiosks", { credentials: "same-origin" });
     if (response.status === 401) { window.location.assign("/login"); return; }
     if (response.ok) render(await response.json());
