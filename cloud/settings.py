@@ -23,6 +23,11 @@ class BrokerSettings(BaseModel):
     client_id: str = Field("madoguchi-cloud", min_length=1, max_length=64)
     keepalive_s: int = Field(30, ge=5, le=600)
     shared_group: str = Field("cloud", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    session_expiry_s: int = Field(
+        600,
+        ge=0,
+        description="How long the broker keeps messages for this replica while it is away",
+    )
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
 

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 
 import aiomqtt
 import structlog
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.fleet import service
@@ -35,11 +37,13 @@ from protocol.v1 import (
     decode,
     subscription,
 )
+from protocol.v1.messages import KioskMessage
 
 log = structlog.get_logger("cloud.consumer")
 
 
 PUBLISH_TIMEOUT_S = 10.0
+PERMANENT_DB_ERRORS = (IntegrityError, DataError, ProgrammingError)
 
 
 class BrokerUnavailableError(RuntimeError):
@@ -82,6 +86,11 @@ class FleetConsumer:
             subscription(kind, shared_group=group) for kind in SHARED_KINDS
         ]
 
+    def _connect_properties(self) -> Properties:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self._settings.session_expiry_s
+        return properties
+
     def _tls(self) -> ssl.SSLContext:
         assert self._settings.ca_file and self._settings.cert_file and self._settings.key_file
         context = ssl.create_default_context(cafile=str(self._settings.ca_file))
@@ -118,6 +127,10 @@ class FleetConsumer:
                     tls_context=self._tls(),
                     keepalive=self._settings.keepalive_s,
                     timeout=10,
+                    # A persistent session: while this replica restarts, the broker keeps
+                    # its share of kiosk messages instead of dropping them.
+                    clean_start=False,
+                    properties=self._connect_properties(),
                 ) as client:
                     backoff.reset()
                     for name in self.subscriptions():
@@ -205,26 +218,48 @@ class FleetConsumer:
                     site = self._summaries.site_of.get(message.kiosk_id, "unknown")
                     await self._timeseries.write(message, site_id=site)
                 return "telemetry:accepted"
-            async with self._sessions() as db, db.begin():
-                if isinstance(message, StateMessage):
-                    outcome = await service.apply_state(
-                        db=db, message=message, received_at=received_at
-                    )
-                    if outcome == service.StateOutcome.STALE:
-                        self._metrics.stale_states.inc()
-                    if message.status == "online":
-                        self._summaries.site_of[message.kiosk_id] = message.site_id
-                    return f"state:{outcome}"
-                if isinstance(message, CommandResultMessage):
-                    applied = await maintenance.apply_result(db=db, message=message)
-                    return "cmd_result:applied" if applied else "cmd_result:ignored"
-                if isinstance(message, EventMessage):
-                    applied = await service.apply_event(
-                        db=db, message=message, received_at=received_at
-                    )
-                    return "event:applied" if applied else "event:duplicate"
-            return f"{topic.kind.value}:ignored"
+            return await self._apply_with_retry(message, received_at, topic.kind.value)
         except Exception:
             self._metrics.handler_errors.labels(topic.kind.value).inc()
             log.exception("message_handling_failed", topic=topic_name, kind=topic.kind.value)
             return "error"
+
+    async def _apply_with_retry(
+        self, message: KioskMessage, received_at: datetime, kind: str
+    ) -> str:
+        """Apply in one transaction. While the database is unreachable, wait and retry:
+        the message is already acknowledged to the broker, so giving up would lose it, and
+        waiting holds back the rest (back-pressure) instead."""
+        backoff = Backoff(minimum=0.2, maximum=5.0)
+        while True:
+            try:
+                return await self._apply(message, received_at, kind)
+            except (DBAPIError, OSError, ConnectionError) as exc:
+                if isinstance(exc, PERMANENT_DB_ERRORS):
+                    raise  # bad data, not a bad connection: retrying cannot help
+                self._metrics.handler_errors.labels(kind).inc()
+                delay = backoff.next_delay()
+                log.warning(
+                    "database_unavailable",
+                    kind=kind,
+                    error=type(exc).__name__,
+                    retry_in_s=round(delay, 2),
+                )
+                await asyncio.sleep(delay)
+
+    async def _apply(self, message: KioskMessage, received_at: datetime, kind: str) -> str:
+        async with self._sessions() as db, db.begin():
+            if isinstance(message, StateMessage):
+                outcome = await service.apply_state(db=db, message=message, received_at=received_at)
+                if outcome == service.StateOutcome.STALE:
+                    self._metrics.stale_states.inc()
+                if message.status == "online":
+                    self._summaries.site_of[message.kiosk_id] = message.site_id
+                return f"state:{outcome}"
+            if isinstance(message, CommandResultMessage):
+                applied = await maintenance.apply_result(db=db, message=message)
+                return "cmd_result:applied" if applied else "cmd_result:ignored"
+            if isinstance(message, EventMessage):
+                applied = await service.apply_event(db=db, message=message, received_at=received_at)
+                return "event:applied" if applied else "event:duplicate"
+        return f"{kind}:ignored"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,10 @@ async def broker_cloud(
             cert_file=cert,
             key_file=key,
             client_id=f"cloud-{tmp_path.name}",
+            # Sessions outlive a test: a group of its own keeps a finished test's session
+            # from taking a share of the next test's messages.
+            shared_group=f"g{uuid.uuid4().hex[:12]}",
+            session_expiry_s=30,
             reconnect_min_s=0.1,
             reconnect_max_s=1.0,
         ),
