@@ -30,6 +30,7 @@ from provisioning.ca import FleetCA
 @dataclass(frozen=True)
 class FleetResult:
     kiosks: int
+    connected: int  # kiosks connected when the simulation ended
     seconds: float
     produced: int
     still_queued: int  # readings the kiosks kept on disk at stop (sent on their next start)
@@ -43,7 +44,8 @@ class FleetResult:
         ratio = self.ingested / self.raw_received if self.raw_received else 0.0
         loss = self.produced - self.still_queued - self.stored
         return (
-            f"fleet: {self.kiosks} kiosks for {self.seconds:.0f} s, {self.produced} readings "
+            f"fleet: {self.kiosks} kiosks ({self.connected} connected at the end) for "
+            f"{self.seconds:.0f} s, {self.produced} readings "
             f"({self.produced / self.seconds:,.0f}/s offered)\n"
             f"  raw paho peer drained {self.raw_received:,} "
             f"({self.raw_received / self.seconds:,.0f} msg/s)\n"
@@ -166,6 +168,7 @@ async def run(
         broker.stop()
     return FleetResult(
         kiosks=kiosks,
+        connected=summary["connected_at_end"],
         seconds=seconds + ramp,
         produced=produced,
         still_queued=still_queued,

@@ -51,7 +51,12 @@ class Fleet:
     def connected(self) -> int:
         return sum(agent.link.connected.is_set() for agent in self.agents)
 
-    async def stop(self) -> None:
+    async def stop(self, *, timeout_s: float = 30.0) -> int:
+        """Stop every agent; returns how many had to be cancelled after `timeout_s`."""
         for agent in self.agents:
             agent.stop()
+        _, pending = await asyncio.wait(self._runs, timeout=timeout_s)
+        for task in pending:
+            task.cancel()
         await asyncio.gather(*self._runs, return_exceptions=True)
+        return len(pending)

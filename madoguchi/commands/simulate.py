@@ -102,12 +102,15 @@ def simulate(
                 await asyncio.wait_for(stop.wait(), max(0.0, remaining))
         else:
             await stop.wait()
-        await fleet.stop()
+        connected = fleet.connected()
+        stuck = await fleet.stop()
         queued = sum(queued_telemetry(agent.settings.state_dir) for agent in fleet.agents)
         return {
             "kiosks": kiosks,
             "produced_telemetry": produced["telemetry"],
             "still_queued": queued,
+            "connected_at_end": connected,
+            "stuck_at_stop": stuck,
         }
 
     typer.echo(json.dumps(asyncio.run(run())))
