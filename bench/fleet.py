@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.app import create_app
-from cloud.settings import BrokerSettings, CloudSettings, TimeSeriesSettings
+from cloud.settings import AlertSettings, BrokerSettings, CloudSettings, TimeSeriesSettings
 from madoguchi.mosquitto import MosquittoProcess, free_port
 from madoguchi.victoria import VictoriaMetricsProcess
 from provisioning.broker import write_broker_files
@@ -104,6 +104,7 @@ async def run(
             key_file=cloud_cert.key_path,
         ),
         timeseries=TimeSeriesSettings(enabled=True, url=store.url, flush_interval_s=0.25),
+        alerts=AlertSettings(enabled=False),  # the simulated kiosks stopping is no incident
     )
     app = create_app(settings)
     try:
