@@ -15,6 +15,7 @@ from cloud.alerts.evaluator import AlertEvaluator
 from cloud.alerts.notifier import WebhookNotifier
 from cloud.alerts.views import router as alerts_router
 from cloud.auth.views import router as auth_router
+from cloud.calendar.lookup import OpeningHours
 from cloud.db.engine import make_engine, make_sessionmaker
 from cloud.db.migrate import upgrade
 from cloud.fleet.consumer import FleetConsumer
@@ -49,6 +50,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
             notifier=WebhookNotifier(settings.alerts.webhook_url),
             thresholds=settings.alerts.thresholds,
             interval_s=settings.alerts.interval_s,
+            is_open=OpeningHours(sites_dir=settings.calendar.sites_dir),
         )
         alerts_task = (
             asyncio.create_task(app.state.alerts.run(), name="alerts")

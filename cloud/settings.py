@@ -62,6 +62,12 @@ class AlertSettings(BaseModel):
     thresholds: AlertThresholds = AlertThresholds()
 
 
+class CalendarSettings(BaseModel):
+    sites_dir: Path | None = Field(
+        None, description="Site schedules (YAML) besides the built-in city-hall"
+    )
+
+
 class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MADOGUCHI_CLOUD_", env_nested_delimiter="__", extra="forbid"
@@ -76,6 +82,7 @@ class CloudSettings(BaseSettings):
     mqtt: BrokerSettings = BrokerSettings(enabled=False)
     timeseries: TimeSeriesSettings = TimeSeriesSettings()
     alerts: AlertSettings = AlertSettings()
+    calendar: CalendarSettings = CalendarSettings()
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> CloudSettings:

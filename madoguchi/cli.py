@@ -8,6 +8,7 @@ import typer
 
 from madoguchi.commands import (
     bench,
+    calendar,
     cloud,
     demo,
     edge,
@@ -28,6 +29,7 @@ app.add_typer(provision.app, name="provision")
 app.add_typer(edge.app, name="edge")
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(kiosks.app, name="kiosks")
+app.add_typer(calendar.app, name="calendar")
 app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.run_demo)
 app.command("simulate")(simulate.simulate)

@@ -1,0 +1,1 @@
+"""Opening days and hours per site, from rules kept as data (`sites/*.yaml`)."""

@@ -1,0 +1,36 @@
+"""Whether a site is open now, for alerts and staffing; schedules are loaded once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+
+from cloud.calendar.days import Closure, is_open
+from cloud.calendar.schedule import SiteSchedule, UnknownSiteError, load_site
+
+log = structlog.get_logger("cloud.calendar")
+
+
+class OpeningHours:
+    def __init__(self, *, sites_dir: Path | None = None) -> None:
+        self._sites_dir = sites_dir
+        self._schedules: dict[str, SiteSchedule | None] = {}
+        self.closures: list[Closure] = []  # refreshed by whoever owns the closure records
+
+    def schedule(self, site_id: str) -> SiteSchedule | None:
+        if site_id not in self._schedules:
+            try:
+                self._schedules[site_id] = load_site(site_id, sites_dir=self._sites_dir)
+            except UnknownSiteError:
+                log.warning("site_without_schedule", site_id=site_id)
+                self._schedules[site_id] = None
+        return self._schedules[site_id]
+
+    def __call__(self, site_id: str, now: datetime) -> bool:
+        """Open now? A site with no schedule counts as open: better an alert too many."""
+        schedule = self.schedule(site_id)
+        if schedule is None:
+            return True
+        return is_open(schedule, now, (c for c in self.closures))
