@@ -16,6 +16,7 @@ from cloud.alerts.notifier import WebhookNotifier
 from cloud.alerts.views import router as alerts_router
 from cloud.auth.views import router as auth_router
 from cloud.calendar.lookup import OpeningHours
+from cloud.calendar.views import router as calendar_router
 from cloud.db.engine import make_engine, make_sessionmaker
 from cloud.db.migrate import upgrade
 from cloud.fleet.consumer import FleetConsumer
@@ -98,6 +99,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(fleet_router)
     app.include_router(maintenance_router)
     app.include_router(alerts_router)
+    app.include_router(calendar_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")
     return app

@@ -6,8 +6,8 @@ One replica evaluates at a time (a PostgreSQL advisory lock; SQLite has one writ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 from sqlalchemy import text
@@ -20,12 +20,23 @@ from cloud.fleet.service import list_kiosks
 
 log = structlog.get_logger("cloud.alerts")
 
-IsOpen = Callable[[str, datetime], bool]
 ADVISORY_LOCK = 730_128  # any constant unique to this job
 
 
-def always_open(_site_id: str, _now: datetime) -> bool:
-    return True
+class OpeningHoursSource(Protocol):
+    async def refresh(self, *, db: AsyncSession, now: datetime) -> None: ...
+
+    def __call__(self, site_id: str, now: datetime) -> bool: ...
+
+
+class AlwaysOpen:
+    """For tests and sites without a calendar: every hour counts."""
+
+    async def refresh(self, *, db: AsyncSession, now: datetime) -> None:
+        return None
+
+    def __call__(self, site_id: str, now: datetime) -> bool:
+        return True
 
 
 class AlertEvaluator:
@@ -35,13 +46,13 @@ class AlertEvaluator:
         sessions: async_sessionmaker[AsyncSession],
         notifier: WebhookNotifier,
         thresholds: AlertThresholds,
-        is_open: IsOpen = always_open,
+        is_open: OpeningHoursSource | None = None,
         interval_s: float = 10.0,
     ) -> None:
         self._sessions = sessions
         self._notifier = notifier
         self._thresholds = thresholds
-        self._is_open = is_open
+        self._is_open: OpeningHoursSource = is_open or AlwaysOpen()
         self._interval_s = interval_s
 
     async def evaluate(self, *, now: datetime | None = None) -> tuple[int, int]:
@@ -52,6 +63,7 @@ class AlertEvaluator:
                 got = await db.scalar(text(f"SELECT pg_try_advisory_xact_lock({ADVISORY_LOCK})"))
                 if not got:
                     return 0, 0
+            await self._is_open.refresh(db=db, now=now)
             found = [
                 condition
                 for kiosk in await list_kiosks(db=db)

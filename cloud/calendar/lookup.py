@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.calendar.days import Closure, is_open
 from cloud.calendar.schedule import SiteSchedule, UnknownSiteError, load_site
+from cloud.calendar.service import closures
 
 log = structlog.get_logger("cloud.calendar")
 
@@ -27,6 +29,13 @@ class OpeningHours:
                 log.warning("site_without_schedule", site_id=site_id)
                 self._schedules[site_id] = None
         return self._schedules[site_id]
+
+    async def refresh(self, *, db: AsyncSession, now: datetime) -> None:
+        """Load the closures around `now` (the sites' local dates differ from UTC's)."""
+        today = now.date()
+        self.closures = await closures(
+            db=db, site_id=None, start=today - timedelta(days=1), end=today + timedelta(days=1)
+        )
 
     def __call__(self, site_id: str, now: datetime) -> bool:
         """Open now? A site with no schedule counts as open: better an alert too many."""

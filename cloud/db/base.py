@@ -23,5 +23,6 @@ def import_all_models() -> None:
     import cloud.alerts.models
     import cloud.audit.models
     import cloud.auth.models
+    import cloud.calendar.models
     import cloud.fleet.models
     import cloud.maintenance.models  # noqa: F401

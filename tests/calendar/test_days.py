@@ -195,3 +195,65 @@ def test_opening_hours_lookup_for_alerts(tmp_path: Path) -> None:
     assert lookup("unknown-site", holiday_noon)  # no schedule: alert rather than stay silent
     lookup.closures = [Closure(date(2026, 11, 24), "暴風警報")]
     assert not lookup("city-hall", workday_noon)
+
+
+def test_cli_records_a_closure_that_days_then_applies(tmp_path: Path) -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "MADOGUCHI_CLOUD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}",
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "madoguchi", "calendar", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    recorded = cli(
+        "close",
+        "--site",
+        "city-hall",
+        "--date",
+        "2026-11-26",
+        "--reason",
+        "台風接近",
+        "--by",
+        "city-a",
+    )
+    assert recorded.returncode == 0, recorded.stderr
+    listed = json.loads(
+        cli(
+            "days", "--site", "city-hall", "--from", "2026-11-26", "--to", "2026-11-26", "--json"
+        ).stdout
+    )
+    assert listed == [
+        {
+            "date": "2026-11-26",
+            "open": False,
+            "opens": None,
+            "closes": None,
+            "last_reception": None,
+            "reason": "closure: 台風接近",
+        }
+    ]
+    rules_only = json.loads(
+        cli(
+            "days",
+            "--site",
+            "city-hall",
+            "--from",
+            "2026-11-26",
+            "--to",
+            "2026-11-26",
+            "--json",
+            "--no-with-closures",
+        ).stdout
+    )
+    assert rules_only[0]["open"] is True
+    refused = cli("close", "--site", "city-hall", "--date", "2026-11-26", "--reason", " ")
+    assert refused.returncode == 2 and "reason" in refused.stderr

@@ -63,12 +63,25 @@ async def set_host(cloud: Cloud, kiosk_id: str, **host: object) -> None:
         kiosk.host = {"cpu_percent": 1.0, "disk_percent": 10.0, **host}
 
 
+class FixedHours:
+    """Open or closed all the time, to test the rules apart from the calendar."""
+
+    def __init__(self, open_now: bool) -> None:
+        self.open_now = open_now
+
+    async def refresh(self, *, db: object, now: datetime) -> None:
+        return None
+
+    def __call__(self, _site_id: str, _now: datetime) -> bool:
+        return self.open_now
+
+
 def evaluator(cloud: Cloud, url: str, *, open_now: bool = True) -> AlertEvaluator:
     return AlertEvaluator(
         sessions=cloud.app.state.sessions,
         notifier=WebhookNotifier(url),
         thresholds=AlertThresholds(),
-        is_open=lambda _site, _now: open_now,
+        is_open=FixedHours(open_now),
     )
 
 
