@@ -21,12 +21,14 @@ from edge.session import ResidentSession
 from edge.settings import EdgeSettings
 from edge.store import DiskQueue
 from edge.telemetry.host import HostSampler
+from edge.telemetry.network import clock_synchronized, default_route_interface, link_type
 from protocol.v1 import (
     CommandMessage,
     CommandResultMessage,
     ConfigMessage,
     EventMessage,
     KioskConfig,
+    NetworkHealth,
     StateMessage,
     TelemetryMessage,
     Topic,
@@ -97,6 +99,7 @@ class KioskAgent:
             on_message=self._on_message,
         )
         self._background: set[asyncio.Task[None]] = set()
+        self._link_type = link_type(default_route_interface())
 
     # --- messages -------------------------------------------------------------------------
 
@@ -136,6 +139,13 @@ class KioskAgent:
                 "interval_s": self.config.telemetry_interval_s,
                 "host": await self.sampler.sample(),
                 "peripherals": await self.peripherals.statuses(),
+                "network": NetworkHealth(
+                    broker_rtt_ms=self.link.round_trips.median_ms(),
+                    link=self._link_type,
+                    clock_synchronized=clock_synchronized(),
+                ),
+                "outbox_depth": len(self.outbox),
+                "agent_version": self._versions[0],
             },
             strict=False,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
@@ -20,6 +21,7 @@ from paho.mqtt.properties import Properties
 from edge.counters import Counters
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
+from edge.telemetry.network import RoundTrips
 from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
 from protocol.v1 import StateMessage, Topic, TopicKind, decode, encode, topic
@@ -64,6 +66,7 @@ class KioskLink:
         self._make_state = make_state
         self._on_message = on_message
         self._stopping = asyncio.Event()
+        self.round_trips = RoundTrips()
         self.connected = asyncio.Event()
         self.connections = 0
         self._state_topic = topic(settings.kiosk_id, TopicKind.STATE)
@@ -149,6 +152,7 @@ class KioskLink:
         historical.UserProperty = [("historical", "1")]
         while True:
             item = await self._outbox.peek()
+            started = time.monotonic()
             await client.publish(
                 topic(self._settings.kiosk_id, item.kind),
                 item.payload,
@@ -156,6 +160,7 @@ class KioskLink:
                 retain=item.retain,
                 properties=historical if item.historical else None,
             )
+            self.round_trips.add(time.monotonic() - started)
             self._outbox.ack(item)
             self._outbox.settle()
             if item.historical:

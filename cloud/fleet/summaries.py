@@ -39,6 +39,9 @@ class HealthSummaries:
         current = self._pending.get(message.kiosk_id)
         if current is None or message.seq > current[0].seq:
             host = message.host.model_dump()
+            host["outbox_depth"] = message.outbox_depth
+            if message.network is not None:
+                host.update(message.network.model_dump())
             if not historical:
                 # A live reading's age on arrival: the kiosk's clock offset (plus transit).
                 host["clock_offset_s"] = round((message.sent_at - received_at).total_seconds(), 3)

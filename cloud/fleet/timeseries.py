@@ -42,6 +42,12 @@ def telemetry_point(message: TelemetryMessage, *, site_id: str) -> Point:
     )
     for name, value in message.host.model_dump(exclude_none=True).items():
         point = point.field(name, float(value))
+    point = point.field("outbox_depth", message.outbox_depth)
+    if message.network is not None:
+        if message.network.broker_rtt_ms is not None:
+            point = point.field("broker_rtt_ms", message.network.broker_rtt_ms)
+        if message.network.clock_synchronized is not None:
+            point = point.field("clock_synchronized", int(message.network.clock_synchronized))
     for peripheral in message.peripherals:
         point = point.field(f"peripheral_{peripheral.name}_ok", int(peripheral.status == "ok"))
     return point  # type: ignore[no-any-return]

@@ -80,11 +80,20 @@ class HostHealth(StrictModel):
     temperature_c: float | None = Field(None, ge=-50, le=150)
 
 
+class NetworkHealth(StrictModel):
+    broker_rtt_ms: float | None = Field(None, ge=0, description="Publish-to-PUBACK median")
+    link: Literal["ethernet", "wifi", "cellular", "other", "unknown"] = "unknown"
+    clock_synchronized: bool | None = None
+
+
 class TelemetryMessage(Envelope):
     type: Literal["telemetry"] = "telemetry"
     interval_s: float = Field(gt=0, le=3600)
     host: HostHealth
     peripherals: Annotated[tuple[Peripheral, ...], Field(max_length=16)] = ()
+    network: NetworkHealth | None = None
+    outbox_depth: int = Field(0, ge=0, description="Messages waiting for the broker")
+    agent_version: VersionText | None = None
 
 
 EventName = Literal[

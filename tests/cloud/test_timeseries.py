@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from cloud.fleet.timeseries import TelemetryWriter
 from cloud.settings import TimeSeriesSettings
-from protocol.v1 import HostHealth, Peripheral, TelemetryMessage
+from protocol.v1 import HostHealth, NetworkHealth, Peripheral, TelemetryMessage
 from tests.servers import VictoriaMetrics
 
 
@@ -27,6 +27,7 @@ def reading(kiosk: str, seq: int, at: datetime) -> TelemetryMessage:
             uptime_s=100.0,
         ),
         peripherals=(Peripheral(name="card_reader", status="error", simulated=True),),
+        network=NetworkHealth(broker_rtt_ms=12.5, link="wifi", clock_synchronized=True),
     )
 
 
@@ -60,6 +61,8 @@ async def test_every_reading_arrives_once_at_its_own_time(
     assert set(seqs) == expected_times
     card = samples(victoria_metrics, "ts-k1", "peripheral_card_reader_ok")
     assert set(card.values()) == {0.0}
+    rtt = samples(victoria_metrics, "ts-k1", "broker_rtt_ms")
+    assert set(rtt.values()) == {12.5}
 
 
 async def test_store_down_for_a_while_loses_nothing(victoria_metrics: VictoriaMetrics) -> None:
