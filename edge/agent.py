@@ -15,6 +15,7 @@ from edge import maintenance
 from edge.commands import CommandOutcome, CommandRouter
 from edge.counters import Counters
 from edge.link import KioskLink
+from edge.logbuffer import LogBuffer, process_buffer
 from edge.outbox import Outbox, Outgoing
 from edge.peripherals.registry import PeripheralRegistry
 from edge.session import ResidentSession
@@ -28,6 +29,7 @@ from protocol.v1 import (
     ConfigMessage,
     EventMessage,
     KioskConfig,
+    LogBundleMessage,
     NetworkHealth,
     StateMessage,
     TelemetryMessage,
@@ -61,6 +63,7 @@ class KioskAgent:
         *,
         peripherals: PeripheralRegistry | None = None,
         sampler: HostSampler | None = None,
+        logs: LogBuffer | None = None,
     ) -> None:
         self.settings = settings
         self.counters = Counters(settings.state_dir)
@@ -81,11 +84,13 @@ class KioskAgent:
         self.config = KioskConfig(telemetry_interval_s=settings.telemetry_interval_s)
         self.session = ResidentSession()
         self.restart_requested = False
+        self.logs = logs or process_buffer()
         self.commands = CommandRouter()
         maintenance.register(
             self.commands,
             agent=self,
             peripherals=self.peripherals,
+            logs=self.logs,
             reboot_command=settings.reboot_command,
             later=lambda delay, action: asyncio.get_running_loop().call_later(delay, action),
         )
@@ -199,6 +204,18 @@ class KioskAgent:
             self._interval_changed.set()
         self.config = config
         log.info("config_applied", telemetry_interval_s=config.telemetry_interval_s)
+
+    def send_logs(self, command: CommandMessage, lines: tuple[str, ...], truncated: bool) -> None:
+        bundle = LogBundleMessage.model_validate(
+            {
+                **self._envelope(),
+                "command_id": command.command_id,
+                "lines": lines,
+                "truncated": truncated,
+            },
+            strict=False,
+        )
+        self.outbox.put(Outgoing(TopicKind.LOGS, encode(bundle)))
 
     def request_restart(self) -> None:
         """Stop now; `run_forever` starts a fresh agent (systemd restarts a dead process)."""

@@ -10,6 +10,7 @@ import structlog
 from pydantic import ValidationError
 
 from edge.commands import CommandOutcome, CommandRouter
+from edge.logbuffer import LogBuffer
 from edge.peripherals.registry import PeripheralRegistry
 from protocol.v1 import CommandMessage, KioskConfig
 from protocol.v1.codec import describe_validation_error
@@ -32,12 +33,21 @@ class AgentControl(Protocol):
 
     def request_restart(self) -> None: ...
 
+    def send_logs(
+        self, command: CommandMessage, lines: tuple[str, ...], truncated: bool
+    ) -> None: ...
+
+
+LOG_LINES = 500
+LOG_BYTES = 48 * 1024  # a bundle stays well under the 64 KiB payload limit
+
 
 def register(
     router: CommandRouter,
     *,
     agent: AgentControl,
     peripherals: PeripheralRegistry,
+    logs: LogBuffer,
     reboot_command: tuple[str, ...],
     later: Callable[[float, Callable[[], object]], object],
 ) -> None:
@@ -62,6 +72,18 @@ def register(
             return CommandOutcome("rejected", describe_validation_error(exc))
         agent.apply_config(config)
         return CommandOutcome("succeeded", "configuration applied", dict(config.model_dump()))
+
+    @router.on("collect_logs")
+    async def collect_logs(command: CommandMessage) -> CommandOutcome:
+        wanted = command.args.get("lines", LOG_LINES)
+        max_lines = min(LOG_LINES, wanted) if isinstance(wanted, int) and wanted > 0 else LOG_LINES
+        lines, truncated = logs.recent(max_lines=max_lines, max_bytes=LOG_BYTES)
+        agent.send_logs(command, lines, truncated)
+        return CommandOutcome(
+            "succeeded",
+            f"{len(lines)} log lines sent",
+            {"lines": len(lines), "truncated": truncated},
+        )
 
     @router.on("restart_agent")
     async def restart_agent(_command: CommandMessage) -> CommandOutcome:

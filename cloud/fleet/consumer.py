@@ -31,6 +31,7 @@ from protocol.errors import ProtocolError
 from protocol.v1 import (
     CommandResultMessage,
     EventMessage,
+    LogBundleMessage,
     StateMessage,
     TelemetryMessage,
     TopicKind,
@@ -50,7 +51,13 @@ class BrokerUnavailableError(RuntimeError):
     pass
 
 
-SHARED_KINDS = (TopicKind.TELEMETRY, TopicKind.EVENT, TopicKind.COMMAND_RESULT, TopicKind.CALL_UP)
+SHARED_KINDS = (
+    TopicKind.TELEMETRY,
+    TopicKind.EVENT,
+    TopicKind.COMMAND_RESULT,
+    TopicKind.CALL_UP,
+    TopicKind.LOGS,
+)
 
 
 def payload_bytes(payload: bytes | bytearray | str | int | float | None) -> bytes:
@@ -256,6 +263,9 @@ class FleetConsumer:
                 if message.status == "online":
                     self._summaries.site_of[message.kiosk_id] = message.site_id
                 return f"state:{outcome}"
+            if isinstance(message, LogBundleMessage):
+                stored = await maintenance.store_logs(db=db, message=message)
+                return "logs:stored" if stored else "logs:ignored"
             if isinstance(message, CommandResultMessage):
                 applied = await maintenance.apply_result(db=db, message=message)
                 return "cmd_result:applied" if applied else "cmd_result:ignored"

@@ -52,3 +52,15 @@ class KioskCommand(Base):
     detail: Mapped[str] = mapped_column(String(500), default="")
     output: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KioskLogBundle(Base):
+    """Log lines a kiosk sent for a `collect_logs` command (redacted on the kiosk)."""
+
+    __tablename__ = "kiosk_log_bundle"
+
+    command_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(63), index=True)
+    lines: Mapped[list[str]] = mapped_column(JSON)
+    truncated: Mapped[bool] = mapped_column(Boolean)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

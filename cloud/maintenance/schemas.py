@@ -38,3 +38,13 @@ class CommandRead(BaseModel):
     detail: str
     output: dict[str, Any]
     updated_at: datetime
+
+
+class LogBundleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    command_id: str
+    kiosk_id: str
+    lines: list[str]
+    truncated: bool
+    received_at: datetime

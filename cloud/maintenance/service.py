@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.audit.service import record
-from cloud.maintenance.models import FINAL_STATES, CommandState, KioskCommand
-from protocol.v1 import CommandMessage, CommandResultMessage
+from cloud.maintenance.models import FINAL_STATES, CommandState, KioskCommand, KioskLogBundle
+from protocol.v1 import CommandMessage, CommandResultMessage, LogBundleMessage
 
 # Where each state stands; a result may only move a command to a later rank.
 _RANK = {
@@ -180,3 +180,33 @@ async def list_commands(*, db: AsyncSession, kiosk_id: str, limit: int = 50) -> 
 
 async def get_command(*, db: AsyncSession, command_id: str) -> KioskCommand | None:
     return await db.get(KioskCommand, command_id)
+
+
+async def store_logs(*, db: AsyncSession, message: LogBundleMessage) -> bool:
+    """Keep the bundle if it answers a command to that very kiosk (once)."""
+    command = await db.get(KioskCommand, str(message.command_id))
+    if command is None or command.kiosk_id != message.kiosk_id or command.name != "collect_logs":
+        return False
+    if await db.get(KioskLogBundle, command.command_id) is not None:
+        return False
+    db.add(
+        KioskLogBundle(
+            command_id=command.command_id,
+            kiosk_id=message.kiosk_id,
+            lines=list(message.lines),
+            truncated=message.truncated,
+            received_at=datetime.now(UTC),
+        )
+    )
+    await record(
+        db=db,
+        actor=f"kiosk:{message.kiosk_id}",
+        action="logs.received",
+        target=f"kiosk:{message.kiosk_id}",
+        detail={"command_id": command.command_id, "lines": len(message.lines)},
+    )
+    return True
+
+
+async def get_logs(*, db: AsyncSession, command_id: str) -> KioskLogBundle | None:
+    return await db.get(KioskLogBundle, command_id)

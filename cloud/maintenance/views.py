@@ -11,8 +11,8 @@ from cloud.auth.models import Role, StaffUser
 from cloud.deps import DbSession, require_roles
 from cloud.fleet.service import get_kiosk
 from cloud.maintenance import service
-from cloud.maintenance.models import KioskCommand
-from cloud.maintenance.schemas import CommandCreate, CommandRead
+from cloud.maintenance.models import KioskCommand, KioskLogBundle
+from cloud.maintenance.schemas import CommandCreate, CommandRead, LogBundleRead
 
 router = APIRouter(prefix="/api", tags=["maintenance"])
 Maintainer = Annotated[StaffUser, Depends(require_roles(Role.TECH, Role.ADMIN))]
@@ -59,3 +59,11 @@ async def one(command_id: str, _user: Maintainer, db: DbSession) -> KioskCommand
     if command is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command '{command_id}'")
     return command
+
+
+@router.get("/commands/{command_id}/logs", response_model=LogBundleRead)
+async def logs(command_id: str, _user: Maintainer, db: DbSession) -> KioskLogBundle:
+    bundle = await service.get_logs(db=db, command_id=command_id)
+    if bundle is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no logs received for '{command_id}'")
+    return bundle

@@ -21,6 +21,7 @@ from protocol.v1.messages import (
     Envelope,
     EventMessage,
     KioskMessage,
+    LogBundleMessage,
     StateMessage,
     TelemetryMessage,
 )
@@ -39,6 +40,7 @@ _TYPE_FOR_KIND: dict[TopicKind, type[Envelope]] = {
     TopicKind.CONFIG: ConfigMessage,
     TopicKind.CALL_UP: CallMessage,
     TopicKind.CALL_DOWN: CallMessage,
+    TopicKind.LOGS: LogBundleMessage,
 }
 
 

@@ -139,6 +139,19 @@ class CommandResultMessage(Envelope):
     output: Attributes = Field(default_factory=dict)
 
 
+LogLine = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class LogBundleMessage(Envelope):
+    """The agent's recent log lines, answering a `collect_logs` command. Redacted on the
+    kiosk before sending; bounded well under the payload limit."""
+
+    type: Literal["logs"] = "logs"
+    command_id: UUID
+    lines: Annotated[tuple[LogLine, ...], Field(max_length=500)]
+    truncated: bool = Field(description="Older lines were left out to stay within bounds")
+
+
 # --- cloud -> kiosk -------------------------------------------------------------------------
 
 
@@ -189,7 +202,8 @@ KioskMessage = Annotated[
     | CommandMessage
     | CommandResultMessage
     | ConfigMessage
-    | CallMessage,
+    | CallMessage
+    | LogBundleMessage,
     Field(discriminator="type"),
 ]
 
@@ -201,6 +215,7 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
     CommandResultMessage,
     ConfigMessage,
     CallMessage,
+    LogBundleMessage,
 )
 
 

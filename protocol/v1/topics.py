@@ -24,6 +24,7 @@ class TopicKind(StrEnum):
     CONFIG = "config"
     CALL_UP = "call/up"
     CALL_DOWN = "call/down"
+    LOGS = "logs"
 
 
 # Who publishes on each kind; the broker ACL is generated from these two sets.
@@ -34,6 +35,7 @@ KIOSK_PUBLISHES: frozenset[TopicKind] = frozenset(
         TopicKind.EVENT,
         TopicKind.COMMAND_RESULT,
         TopicKind.CALL_UP,
+        TopicKind.LOGS,
     }
 )
 CLOUD_PUBLISHES: frozenset[TopicKind] = frozenset(

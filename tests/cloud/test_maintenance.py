@@ -194,3 +194,36 @@ async def test_unanswered_commands_time_out(sqlite_cloud: Cloud) -> None:
     async with transaction(sqlite_cloud.app.state.sessions) as db:
         stored = await db.get(KioskCommand, command_id)
         assert stored is not None and stored.state == "timed_out"
+
+
+async def test_collect_logs_delivers_redacted_bounded_logs_to_the_tech(
+    broker_cloud: Cloud, live_kiosk: KioskAgent
+) -> None:
+    import structlog
+
+    log = structlog.get_logger("test")
+    log.info("resident_mistake", note="番号 1234 5678 9012 と mail taro@example.jp")
+    tech = await broker_cloud.token(Role.TECH)
+    command = (await issue(broker_cloud, tech, "mnt-k1", name="collect_logs")).json()
+    done = await wait_state(broker_cloud, tech, command["command_id"], "succeeded", "failed")
+    assert done["state"] == "succeeded" and done["output"]["lines"] > 0
+    headers = {"Authorization": f"Bearer {tech}"}
+    async with asyncio.timeout(20):
+        while (
+            response := await broker_cloud.client.get(
+                f"/api/commands/{command['command_id']}/logs", headers=headers
+            )
+        ).status_code != 200:
+            await asyncio.sleep(0.1)
+    bundle = response.json()
+    text = "\n".join(bundle["lines"])
+    assert "resident_mistake" in text
+    assert "1234 5678 9012" not in text and "taro@example.jp" not in text
+    assert "[number]" in text and "[email]" in text
+    assert len(text.encode()) < 64 * 1024
+    operator = await broker_cloud.token(Role.OPERATOR)
+    denied = await broker_cloud.client.get(
+        f"/api/commands/{command['command_id']}/logs",
+        headers={"Authorization": f"Bearer {operator}"},
+    )
+    assert denied.status_code == 403
