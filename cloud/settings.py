@@ -21,6 +21,11 @@ class BrokerSettings(BaseModel):
     cert_file: Path | None = None
     key_file: Path | None = None
     client_id: str = Field("madoguchi-cloud", min_length=1, max_length=64)
+    replica_id: str = Field(
+        "cloud-1",
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+        description="This replica's name in the presence topic",
+    )
     keepalive_s: int = Field(30, ge=5, le=600)
     shared_group: str = Field("cloud", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     session_expiry_s: int = Field(

@@ -26,6 +26,7 @@ from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
 from protocol.v1 import StateMessage, Topic, TopicKind, decode, encode, topic
 from protocol.v1.messages import KioskMessage
+from protocol.v1.presence import CLOUD_PREFIX, CLOUD_STATE_FILTER, decode_cloud_state
 
 log = structlog.get_logger("edge.link")
 
@@ -67,6 +68,7 @@ class KioskLink:
         self._on_message = on_message
         self._stopping = asyncio.Event()
         self.round_trips = RoundTrips()
+        self._cloud_replicas: dict[str, str] = {}
         self.connected = asyncio.Event()
         self.connections = 0
         self._state_topic = topic(settings.kiosk_id, TopicKind.STATE)
@@ -95,6 +97,22 @@ class KioskLink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
+    @property
+    def cloud_online(self) -> bool:
+        """Whether any control-plane replica says it is online (retained presence)."""
+        return any(status == "online" for status in self._cloud_replicas.values())
+
+    def _cloud_presence(self, topic_name: str, payload: bytes) -> None:
+        try:
+            presence = decode_cloud_state(topic_name, payload)
+        except ProtocolError as exc:
+            log.warning("cloud_state_rejected", reason=exc.reason.value, topic=topic_name)
+            return
+        was_online = self.cloud_online
+        self._cloud_replicas[presence.replica_id] = presence.status
+        if self.cloud_online != was_online:
+            log.info("cloud_presence", online=self.cloud_online, replica=presence.replica_id)
+
     def _client(self, will: StateMessage) -> aiomqtt.Client:
         connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         connect_properties.SessionExpiryInterval = SESSION_EXPIRY_S
@@ -118,6 +136,7 @@ class KioskLink:
             self.connections += 1
             for kind in SUBSCRIBED:
                 await client.subscribe(topic(self._settings.kiosk_id, kind), qos=1)
+            await client.subscribe(CLOUD_STATE_FILTER, qos=1)
             await self._publish_birth(client, bd_seq)
             self.connected.set()
             self._outbox.link_up()
@@ -168,6 +187,9 @@ class KioskLink:
 
     async def _receive(self, client: aiomqtt.Client, bd_seq: int) -> None:
         async for message in client.messages:
+            if message.topic.value.startswith(CLOUD_PREFIX + "/"):
+                self._cloud_presence(message.topic.value, payload_bytes(message.payload))
+                continue
             try:
                 parsed_topic, parsed = decode(message.topic.value, payload_bytes(message.payload))
             except ProtocolError as exc:

@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from protocol.v1.presence import CLOUD_STATE_FILTER
 from protocol.v1.topics import CLOUD_PUBLISHES, KIOSK_PUBLISHES, TOPIC_PREFIX, TopicKind
 from provisioning.ca import CLOUD_IDENTITY, FleetCA
 
@@ -41,7 +42,8 @@ def render_acl(*, cloud_identity: str = CLOUD_IDENTITY) -> str:
     for kind in sorted(TopicKind, key=lambda k: k.value):
         access = "readwrite" if kind in CLOUD_PUBLISHES else "read"
         lines.append(f"topic {access} {TOPIC_PREFIX}/+/{kind.value}")
-    lines += ["", "# Every kiosk, only under its own id."]
+    lines.append(f"topic readwrite {CLOUD_STATE_FILTER}")
+    lines += ["", "# Every kiosk, only under its own id; and the control plane's presence."]
     for kind in sorted(TopicKind, key=lambda k: k.value):
         writes = kind in KIOSK_PUBLISHES
         reads = kind in KIOSK_READS
@@ -54,6 +56,7 @@ def render_acl(*, cloud_identity: str = CLOUD_IDENTITY) -> str:
         else:
             continue
         lines.append(f"pattern {access} {TOPIC_PREFIX}/%u/{kind.value}")
+    lines.append(f"pattern read {CLOUD_STATE_FILTER}")
     return "\n".join(lines) + "\n"
 
 

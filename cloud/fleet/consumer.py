@@ -10,8 +10,10 @@ kiosk->cloud kinds use `$share/{group}/…` so replicas split them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from datetime import UTC, datetime
+from typing import Literal
 
 import aiomqtt
 import structlog
@@ -39,6 +41,7 @@ from protocol.v1 import (
     subscription,
 )
 from protocol.v1.messages import KioskMessage
+from protocol.v1.presence import CloudStateMessage, cloud_state_topic, encode_cloud_state
 
 log = structlog.get_logger("cloud.consumer")
 
@@ -93,6 +96,17 @@ class FleetConsumer:
             subscription(kind, shared_group=group) for kind in SHARED_KINDS
         ]
 
+    @property
+    def _presence_topic(self) -> str:
+        return cloud_state_topic(self._settings.replica_id)
+
+    def _presence(self, status: Literal["online", "offline"]) -> bytes:
+        return encode_cloud_state(
+            CloudStateMessage(
+                replica_id=self._settings.replica_id, status=status, sent_at=datetime.now(UTC)
+            )
+        )
+
     def _connect_properties(self) -> Properties:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self._settings.session_expiry_s
@@ -134,6 +148,9 @@ class FleetConsumer:
                     tls_context=self._tls(),
                     keepalive=self._settings.keepalive_s,
                     timeout=10,
+                    will=aiomqtt.Will(
+                        self._presence_topic, self._presence("offline"), qos=1, retain=True
+                    ),
                     # A persistent session: while this replica restarts, the broker keeps
                     # its share of kiosk messages instead of dropping them.
                     clean_start=False,
@@ -146,7 +163,24 @@ class FleetConsumer:
                     self.connected.set()
                     self._metrics.connected.set(1)
                     log.info("consumer_connected", broker=self._settings.host)
-                    await self._serve(client)
+                    await client.publish(
+                        self._presence_topic, self._presence("online"), qos=1, retain=True
+                    )
+                    try:
+                        await self._serve(client)
+                    except asyncio.CancelledError:
+                        # Shutting down: say so, since a clean disconnect fires no will.
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(
+                                client.publish(
+                                    self._presence_topic,
+                                    self._presence("offline"),
+                                    qos=1,
+                                    retain=True,
+                                ),
+                                2,
+                            )
+                        raise
             except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
                 log.warning("broker_unreachable", error=str(exc))
             finally:
