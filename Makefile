@@ -23,13 +23,13 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy protocol edge provisioning cloud madoguchi bench
+	$(BIN)/mypy protocol edge provisioning cloud madoguchi bench dashboards
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy protocol edge provisioning cloud madoguchi bench
+	$(BIN)/mypy protocol edge provisioning cloud madoguchi bench dashboards
 
 format: setup
 	$(BIN)/ruff format .

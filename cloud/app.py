@@ -23,6 +23,7 @@ from cloud.fleet.consumer import FleetConsumer
 from cloud.fleet.metrics import ConsumerMetrics
 from cloud.fleet.summaries import HealthSummaries
 from cloud.fleet.timeseries import TelemetryWriter
+from cloud.fleet.uptime import UptimeRecorder
 from cloud.fleet.views import router as fleet_router
 from cloud.maintenance.dispatcher import CommandDispatcher
 from cloud.maintenance.views import router as maintenance_router
@@ -46,12 +47,21 @@ def create_app(settings: CloudSettings) -> FastAPI:
         if settings.timeseries.enabled:
             app.state.timeseries = TelemetryWriter(settings.timeseries)
             app.state.timeseries.start()
+        opening_hours = OpeningHours(sites_dir=settings.calendar.sites_dir)
+        uptime_task: asyncio.Task[None] | None = None
+        if app.state.timeseries is not None:
+            app.state.uptime = UptimeRecorder(
+                sessions=app.state.sessions,
+                writer=app.state.timeseries,
+                opening_hours=opening_hours,
+            )
+            uptime_task = asyncio.create_task(app.state.uptime.run(), name="uptime")
         app.state.alerts = AlertEvaluator(
             sessions=app.state.sessions,
             notifier=WebhookNotifier(settings.alerts.webhook_url),
             thresholds=settings.alerts.thresholds,
             interval_s=settings.alerts.interval_s,
-            is_open=OpeningHours(sites_dir=settings.calendar.sites_dir),
+            is_open=opening_hours,
         )
         alerts_task = (
             asyncio.create_task(app.state.alerts.run(), name="alerts")
@@ -76,7 +86,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (dispatcher_task, consumer_task, summaries_task, alerts_task):
+            for task in (dispatcher_task, consumer_task, summaries_task, alerts_task, uptime_task):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -23,11 +23,11 @@ from influxdb_client.domain.write_precision import WritePrecision
 
 from cloud.settings import TimeSeriesSettings
 from protocol.backoff import Backoff
-from protocol.v1 import TelemetryMessage
+from protocol.v1 import TelemetryMessage, metrics
 
 log = structlog.get_logger("cloud.timeseries")
 
-MEASUREMENT = "kiosk"
+MEASUREMENT = metrics.KIOSK
 
 
 def telemetry_point(message: TelemetryMessage, *, site_id: str) -> Point:
@@ -49,7 +49,9 @@ def telemetry_point(message: TelemetryMessage, *, site_id: str) -> Point:
         if message.network.clock_synchronized is not None:
             point = point.field("clock_synchronized", int(message.network.clock_synchronized))
     for peripheral in message.peripherals:
-        point = point.field(f"peripheral_{peripheral.name}_ok", int(peripheral.status == "ok"))
+        point = point.field(
+            metrics.peripheral_ok_field(peripheral.name), int(peripheral.status == "ok")
+        )
     return point  # type: ignore[no-any-return]
 
 
@@ -71,7 +73,11 @@ class TelemetryWriter:
         return self._queue.qsize()
 
     async def write(self, message: TelemetryMessage, *, site_id: str) -> None:
-        await self._queue.put((telemetry_point(message, site_id=site_id), message.sent_at))
+        await self.write_point(telemetry_point(message, site_id=site_id), message.sent_at)
+
+    async def write_point(self, point: Point, at: datetime) -> None:
+        """Any point (the uptime minutes use it); waits when the buffer is full."""
+        await self._queue.put((point, at))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="timeseries-writer")
