@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.models import Role, StaffUser
@@ -28,6 +28,20 @@ def get_settings(request: Request) -> CloudSettings:
 
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 Settings = Annotated[CloudSettings, Depends(get_settings)]
+
+
+def set_session_cookie(response: Response, token: str, settings: CloudSettings) -> None:
+    """The browser's copy of the token: HttpOnly (no script reads it), SameSite=Strict (no
+    other site's page sends it), Secure in production."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(settings.token_ttl.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/",
+    )
 
 
 def request_token(request: Request) -> str | None:

@@ -24,6 +24,7 @@ from edge.settings import EdgeSettings
 from edge.telemetry.network import RoundTrips
 from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
+from protocol.transport import client_tls_context, payload_bytes
 from protocol.v1 import StateMessage, Topic, TopicKind, decode, encode, topic
 from protocol.v1.messages import KioskMessage
 from protocol.v1.presence import CLOUD_PREFIX, CLOUD_STATE_FILTER, decode_cloud_state
@@ -35,20 +36,6 @@ MessageHandler = Callable[[Topic, KioskMessage], Awaitable[None]]
 
 SESSION_EXPIRY_S = 3600  # commands sent during a short outage still arrive
 SUBSCRIBED = (TopicKind.COMMAND, TopicKind.CONFIG, TopicKind.CALL_DOWN, TopicKind.STATE)
-
-
-def tls_context(settings: EdgeSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(settings.ca_file))
-    context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
-def payload_bytes(payload: bytes | bytearray | str | int | float | None) -> bytes:
-    """aiomqtt types payloads loosely; on the wire they are always bytes."""
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    return b"" if payload is None else str(payload).encode()
 
 
 class KioskLink:
@@ -121,7 +108,9 @@ class KioskLink:
             self._settings.broker_port,
             identifier=self._settings.kiosk_id,
             protocol=aiomqtt.ProtocolVersion.V5,
-            tls_context=tls_context(self._settings),
+            tls_context=client_tls_context(
+                self._settings.ca_file, self._settings.cert_file, self._settings.key_file
+            ),
             keepalive=self._settings.keepalive_s,
             will=aiomqtt.Will(self._state_topic, encode(will), qos=1, retain=True),
             clean_start=False,

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import aiomqtt
 
+from protocol.transport import client_tls_context
 from tests.servers import Broker
 
 
 def tls_context(ca_file: Path, cert: tuple[Path, Path] | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca_file))
-    if cert is not None:
-        context.load_cert_chain(str(cert[0]), str(cert[1]))
-    return context
+    if cert is None:  # a client without a certificate, to see it refused
+        return ssl.create_default_context(cafile=str(ca_file))
+    return client_tls_context(ca_file, *cert)
 
 
 def client_for(

@@ -18,6 +18,7 @@ from cloud.deps import (
     Settings,
     request_token,
     require_roles,
+    set_session_cookie,
 )
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -35,15 +36,7 @@ async def login(
         # One message for every failure: it must not tell whether the user exists.
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, LOGIN_FAILED)
     token, expires_at = await service.issue_token(db=db, user=user, ttl=settings.token_ttl)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(settings.token_ttl.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, token, settings)
     return TokenRead(token=token, expires_at=expires_at, user=UserRead.model_validate(user))
 
 

@@ -30,6 +30,7 @@ from cloud.maintenance import service as maintenance
 from cloud.settings import BrokerSettings
 from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
+from protocol.transport import client_tls_context, payload_bytes
 from protocol.v1 import (
     CommandResultMessage,
     EventMessage,
@@ -61,12 +62,6 @@ SHARED_KINDS = (
     TopicKind.CALL_UP,
     TopicKind.LOGS,
 )
-
-
-def payload_bytes(payload: bytes | bytearray | str | int | float | None) -> bytes:
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    return b"" if payload is None else str(payload).encode()
 
 
 class FleetConsumer:
@@ -114,9 +109,9 @@ class FleetConsumer:
 
     def _tls(self) -> ssl.SSLContext:
         assert self._settings.ca_file and self._settings.cert_file and self._settings.key_file
-        context = ssl.create_default_context(cafile=str(self._settings.ca_file))
-        context.load_cert_chain(str(self._settings.cert_file), str(self._settings.key_file))
-        return context
+        return client_tls_context(
+            self._settings.ca_file, self._settings.cert_file, self._settings.key_file
+        )
 
     async def publish(
         self,

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth import service
-from cloud.deps import SESSION_COOKIE, DbSession, Settings, request_token
+from cloud.deps import SESSION_COOKIE, DbSession, Settings, request_token, set_session_cookie
 from cloud.fleet.service import list_kiosks
 
 HERE = Path(__file__).parent
@@ -64,15 +64,7 @@ async def login_form(
         )
     token, _ = await service.issue_token(db=db, user=user, ttl=settings.token_ttl)
     response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(settings.token_ttl.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, token, settings)
     return response
 
 

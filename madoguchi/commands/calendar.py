@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import date, time
 from pathlib import Path
@@ -85,23 +84,12 @@ def _database_url() -> str | None:
 
 def _recorded_closures(site: str, first: date, last: date) -> list[Closure]:
     from cloud.calendar.service import closures
-    from cloud.db.engine import make_engine, make_sessionmaker
-    from cloud.db.migrate import upgrade
+    from madoguchi.commands.database import in_transaction
 
     url = _database_url()
     if url is None:
         return []
-
-    async def read() -> list[Closure]:
-        engine = make_engine(url)
-        try:
-            await upgrade(engine)
-            async with make_sessionmaker(engine)() as db:
-                return await closures(db=db, site_id=site, start=first, end=last)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())
+    return in_transaction(url, lambda db: closures(db=db, site_id=site, start=first, end=last))
 
 
 def _time(value: str | None, name: str) -> time | None:
@@ -128,34 +116,27 @@ def close_command(
     database (MADOGUCHI_CLOUD_DATABASE_URL); audited."""
     from cloud.calendar.schedule import UnknownSiteError
     from cloud.calendar.service import ClosureError, add_closure
-    from cloud.db.engine import make_engine, make_sessionmaker, transaction
-    from cloud.db.migrate import upgrade
     from cloud.settings import CloudSettings
+    from madoguchi.commands.database import in_transaction
 
     when = _date(day, "--date")
     start, end = _time(from_time, "--from"), _time(until_time, "--until")
     url = CloudSettings().database_url
 
-    async def write() -> None:
-        engine = make_engine(url)
-        try:
-            await upgrade(engine)
-            async with transaction(make_sessionmaker(engine)) as db:
-                await add_closure(
-                    db=db,
-                    site_id=site,
-                    day=when,
-                    reason=reason,
-                    recorded_by=by,
-                    from_time=start,
-                    until_time=end,
-                    sites_dir=sites_dir,
-                )
-        finally:
-            await engine.dispose()
-
     try:
-        asyncio.run(write())
+        in_transaction(
+            url,
+            lambda db: add_closure(
+                db=db,
+                site_id=site,
+                day=when,
+                reason=reason,
+                recorded_by=by,
+                from_time=start,
+                until_time=end,
+                sites_dir=sites_dir,
+            ),
+        )
     except (UnknownSiteError, ClosureError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -62,8 +61,7 @@ def create_user(
     from cloud.auth.passwords import WeakPasswordError
     from cloud.auth.service import UsernameTakenError
     from cloud.auth.service import create_user as create
-    from cloud.db.engine import make_engine, make_sessionmaker, transaction
-    from cloud.db.migrate import upgrade
+    from madoguchi.commands.database import in_transaction
 
     try:
         role_value = Role(role)
@@ -78,23 +76,17 @@ def create_user(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     settings = _settings()
 
-    async def run() -> None:
-        engine = make_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            async with transaction(make_sessionmaker(engine)) as db:
-                await create(
-                    db=db,
-                    username=username,
-                    password=password,
-                    role=role_value,
-                    display_name=display_name,
-                )
-        finally:
-            await engine.dispose()
-
     try:
-        asyncio.run(run())
+        in_transaction(
+            settings.database_url,
+            lambda db: create(
+                db=db,
+                username=username,
+                password=password,
+                role=role_value,
+                display_name=display_name,
+            ),
+        )
     except (WeakPasswordError, UsernameTakenError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
