@@ -27,6 +27,8 @@ from cloud.fleet.uptime import UptimeRecorder
 from cloud.fleet.views import router as fleet_router
 from cloud.maintenance.dispatcher import CommandDispatcher
 from cloud.maintenance.views import router as maintenance_router
+from cloud.reports.views import router as reports_router
+from cloud.security import install_security_headers
 from cloud.settings import CloudSettings
 from cloud.ui.views import router as ui_router
 from cloud.ui.views import static_files
@@ -49,7 +51,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
             app.state.timeseries.start()
         opening_hours = OpeningHours(sites_dir=settings.calendar.sites_dir)
         uptime_task: asyncio.Task[None] | None = None
-        if app.state.timeseries is not None:
+        if app.state.timeseries is not None and settings.timeseries.uptime_minutes:
             app.state.uptime = UptimeRecorder(
                 sessions=app.state.sessions,
                 writer=app.state.timeseries,
@@ -102,6 +104,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    install_security_headers(app, hsts=settings.cookie_secure)
     app.state.registry = CollectorRegistry()
     app.state.metrics = ConsumerMetrics(app.state.registry)
     app.include_router(health.router)
@@ -110,6 +113,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(maintenance_router)
     app.include_router(alerts_router)
     app.include_router(calendar_router)
+    app.include_router(reports_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")
     return app

@@ -54,6 +54,7 @@ class TimeSeriesSettings(BaseModel):
     token: str = Field("", description="InfluxDB token; VictoriaMetrics ignores it")
     org: str = "madoguchi"
     bucket: str = "madoguchi"
+    uptime_minutes: bool = Field(True, description="Write per-kiosk uptime minutes (up, open)")
     batch_size: int = Field(5000, ge=1)
     flush_interval_s: float = Field(1.0, gt=0)
     buffer_limit: int = Field(200_000, ge=1)

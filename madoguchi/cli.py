@@ -16,6 +16,7 @@ from madoguchi.commands import (
     kiosks,
     protocol,
     provision,
+    report,
     simulate,
 )
 
@@ -31,6 +32,7 @@ app.add_typer(edge.app, name="edge")
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(kiosks.app, name="kiosks")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(report.app, name="report")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.run_demo)

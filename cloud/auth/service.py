@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.audit.service import record
 from cloud.auth.models import ApiToken, Role, StaffUser
 from cloud.auth.passwords import hash_password, verify_password
 
@@ -38,6 +39,8 @@ async def create_user(
         password_hash=hash_password(password),
         disabled=False,
         created_at=utc_now(),
+        failed_logins=0,
+        locked_until=None,
     )
     db.add(user)
     await db.flush()
@@ -60,10 +63,38 @@ async def ensure_user(
     return user
 
 
+MAX_FAILED_LOGINS = 5
+LOCK_OUT = timedelta(minutes=15)
+
+
 async def authenticate(*, db: AsyncSession, username: str, password: str) -> StaffUser | None:
-    user = await db.scalar(select(StaffUser).where(StaffUser.username == username))
+    """The user, if the password is right and the account usable. Five wrong passwords in a
+    row lock the account for 15 minutes (even the right password is refused meanwhile)."""
+    user = await db.scalar(
+        select(StaffUser).where(StaffUser.username == username).with_for_update()
+    )
     ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or user.disabled:
+    if user is None:
+        return None
+    now = utc_now()
+    if user.locked_until is not None and user.locked_until > now:
+        return None
+    if not ok:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCK_OUT
+            user.failed_logins = 0
+            await record(
+                db=db,
+                actor="system",
+                action="login.locked",
+                target=f"user:{username}",
+                detail={"until": user.locked_until.isoformat()},
+            )
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    if user.disabled:
         return None
     return user
 

@@ -33,7 +33,8 @@ async def login(
 ) -> TokenRead:
     user = await service.authenticate(db=db, username=body.username, password=body.password)
     if user is None:
-        # One message for every failure: it must not tell whether the user exists.
+        await db.commit()  # keep the failed-attempt count despite the error response
+        # One message for every failure: it must not tell whether the user exists or is locked.
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, LOGIN_FAILED)
     token, expires_at = await service.issue_token(db=db, user=user, ttl=settings.token_ttl)
     set_session_cookie(response, token, settings)

@@ -1,7 +1,12 @@
-"""What a site's calendar says about one date: open or not, hours, and why."""
+"""What a site's calendar says about one date: open or not, hours, and why.
+
+Everything here is pure: the rules (`SiteSchedule`), the national holidays (the `holidays`
+library) and the closures passed in decide the result; nothing is read from a database.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -10,6 +15,16 @@ from functools import lru_cache
 import holidays
 
 from cloud.calendar.schedule import WEEKDAYS, Hours, SiteSchedule
+
+# Machine-readable reason codes; the JSON `reason` is "code: 日本語の説明".
+NATIONAL_HOLIDAY = "national_holiday"
+YEAR_END = "year_end"
+WEEKEND = "weekend"
+NOT_AN_OPENING_DAY = "not_an_opening_day"
+EXTRA_CLOSED_DATE = "extra_closed_date"
+CLOSURE = "closure"
+
+_WEEKDAY_LABELS = ("月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +37,9 @@ class Closure:
     until_time: time | None = None
 
 
+TimeSpan = tuple[time, time]
+
+
 @dataclass(frozen=True, slots=True)
 class DaySchedule:
     date: date
@@ -29,8 +47,28 @@ class DaySchedule:
     opens: time | None
     closes: time | None
     last_reception: time | None
-    reason: str | None  # why closed, or what shortened the day
-    gaps: tuple[tuple[time, time], ...] = ()  # closed stretches inside the opening hours
+    reason: str | None  # why closed, or what shortened the day; "code: label"
+    gaps: tuple[TimeSpan, ...] = ()  # closed stretches inside the opening hours
+
+    @property
+    def reason_code(self) -> str | None:
+        """The machine-readable part of `reason`, e.g. "national_holiday"."""
+        return self.reason.split(":", 1)[0] if self.reason else None
+
+    @property
+    def spans(self) -> tuple[TimeSpan, ...]:
+        """The opening hours as [start, end) stretches, gaps cut out."""
+        if not (self.open and self.opens and self.closes):
+            return ()
+        result: list[TimeSpan] = []
+        cursor = self.opens
+        for start, end in sorted(self.gaps):
+            if min(start, self.closes) > cursor:
+                result.append((cursor, min(start, self.closes)))
+            cursor = max(cursor, end)
+        if cursor < self.closes:
+            result.append((cursor, self.closes))
+        return tuple(result)
 
     def as_json(self) -> dict[str, object]:
         def hhmm(value: time | None) -> str | None:
@@ -56,15 +94,8 @@ def national_holiday(day: date) -> str | None:
     return _national_holidays(day.year).get(day)
 
 
-def _in_year_end(site: SiteSchedule, day: date) -> bool:
-    if site.year_end is None:
-        return False
-    key = day.strftime("%m-%d")
-    first, last = site.year_end.first, site.year_end.last
-    return first <= key or key <= last if first > last else first <= key <= last
-
-
-def _is_special_open_day(site: SiteSchedule, day: date) -> bool:
+def is_special_open_day(site: SiteSchedule, day: date) -> bool:
+    """The nth weekday of its month that the site opens on (e.g. the 2nd Sunday)."""
     weekday = WEEKDAYS[day.weekday()]
     nth = (day.day - 1) // 7 + 1
     return any(rule.weekday == weekday and rule.nth == nth for rule in site.special_open_days)
@@ -74,37 +105,46 @@ def _closed(day: date, reason: str) -> DaySchedule:
     return DaySchedule(day, False, None, None, None, reason)
 
 
-def _regular(site: SiteSchedule, day: date) -> tuple[Hours | None, str | None]:
-    """Hours by the rules alone (no closures), or None and the reason it is closed."""
+def _regular(site: SiteSchedule, day: date) -> tuple[Hours | None, str]:
+    """Hours by the rules alone (no closures), or None and the reason it is closed.
+    The order of the checks is the precedence documented on `SiteSchedule`."""
     weekday = WEEKDAYS[day.weekday()]
     if day in site.extra_closed_dates:
-        return None, "extra_closed_date"
-    if _in_year_end(site, day):
-        return None, "year_end"
+        return None, f"{EXTRA_CLOSED_DATE}: 臨時休業"
+    if site.year_end is not None and day in site.year_end:
+        return None, f"{YEAR_END}: {site.year_end.label()}"
     if day in site.extra_open_dates:
-        return site.weekly.get(weekday) or site.special_hours.get(weekday), None
+        return site.hours_for(weekday, special=False), ""
     holiday = national_holiday(day) if site.closed_on_national_holidays else None
-    if _is_special_open_day(site, day):
+    if is_special_open_day(site, day):
         if holiday and site.special_days_on_holidays == "closed":
-            return None, f"national_holiday: {holiday}"
-        return site.special_hours.get(weekday) or site.weekly.get(weekday), None
+            return None, f"{NATIONAL_HOLIDAY}: {holiday}"
+        return site.hours_for(weekday, special=True), ""
     if holiday:
-        return None, f"national_holiday: {holiday}"
+        return None, f"{NATIONAL_HOLIDAY}: {holiday}"
     hours = site.weekly.get(weekday)
-    return (hours, None) if hours else (None, "not_an_opening_day")
+    if hours is not None:
+        return hours, ""
+    code = WEEKEND if day.weekday() >= 5 else NOT_AN_OPENING_DAY
+    return None, f"{code}: {_WEEKDAY_LABELS[day.weekday()]}"
+
+
+def _minus(value: time, other: time) -> timedelta:
+    return datetime.combine(date.min, value) - datetime.combine(date.min, other)
 
 
 def day_schedule(site: SiteSchedule, day: date, closures: Iterable[Closure] = ()) -> DaySchedule:
+    """The schedule of one date; closures of other dates are ignored."""
     hours, reason = _regular(site, day)
     if hours is None:
-        return _closed(day, reason or "closed")
-    opens, closes, last = hours.opens, hours.closes, hours.last_reception
+        return _closed(day, reason or NOT_AN_OPENING_DAY)
+    opens, closes = hours.opens, hours.closes
     notes: list[str] = []
-    gaps: list[tuple[time, time]] = []
+    gaps: list[TimeSpan] = []
     for closure in (c for c in closures if c.date == day):
         start = closure.from_time or time.min
         end = closure.until_time or time.max
-        notes.append(f"closure: {closure.reason}")
+        notes.append(f"{CLOSURE}: {closure.reason}")
         if start <= opens and end >= closes:
             return _closed(day, "; ".join(notes))
         if start <= opens:
@@ -114,8 +154,12 @@ def day_schedule(site: SiteSchedule, day: date, closures: Iterable[Closure] = ()
         else:
             gaps.append((start, end))  # closed in the middle of the day
     if opens >= closes:
-        return _closed(day, "; ".join(notes) or "closed")
-    last = max(min(last, closes), opens)
+        return _closed(day, "; ".join(notes))
+    # Closing early keeps the rules' margin (15 minutes for city hall): a resident received
+    # at the new closing time could not be served.
+    margin = _minus(hours.closes, hours.last_reception)
+    last = min(hours.last_reception, (datetime.combine(day, closes) - margin).time())
+    last = max(last, opens)
     kept = tuple(
         sorted((max(a, opens), min(b, closes)) for a, b in gaps if a < closes and b > opens)
     )
@@ -125,19 +169,19 @@ def day_schedule(site: SiteSchedule, day: date, closures: Iterable[Closure] = ()
 def days(
     site: SiteSchedule, start: date, end: date, closures: Iterable[Closure] = ()
 ) -> Iterator[DaySchedule]:
-    known = list(closures)
+    """Every date from `start` to `end`, both included."""
+    by_date: defaultdict[date, list[Closure]] = defaultdict(list)
+    for closure in closures:
+        by_date[closure.date].append(closure)
     current = start
     while current <= end:
-        yield day_schedule(site, current, known)
+        yield day_schedule(site, current, by_date.get(current, ()))
         current += timedelta(days=1)
 
 
 def is_open(site: SiteSchedule, moment: datetime, closures: Iterable[Closure] = ()) -> bool:
     """Whether the windows are open at `moment` (an aware datetime)."""
     local = moment.astimezone(site.zone)
-    today = day_schedule(site, local.date(), closures)
-    if not (today.open and today.opens and today.closes):
-        return False
     now = local.time()
-    inside = today.opens <= now < today.closes
-    return inside and not any(start <= now < end for start, end in today.gaps)
+    today = day_schedule(site, local.date(), closures)
+    return any(start <= now < end for start, end in today.spans)

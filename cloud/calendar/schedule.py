@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from protocol.v1.ids import ID_PATTERN
 
@@ -39,8 +47,36 @@ class NthWeekday(Strict):
 
 
 class MonthDay(Strict):
+    """A yearly span of "MM-DD" days; it may wrap around the new year (12-29 to 01-03)."""
+
     first: str = Field(pattern=r"^\d\d-\d\d$")
     last: str = Field(pattern=r"^\d\d-\d\d$")
+
+    @field_validator("first", "last")
+    @classmethod
+    def _real_day(cls, value: str) -> str:
+        try:
+            date.fromisoformat(f"2000-{value}")  # a leap year, so 02-29 is allowed
+        except ValueError:
+            raise ValueError(f"{value!r} is not a month and day (MM-DD)") from None
+        return value
+
+    def __contains__(self, day: object) -> bool:
+        if not isinstance(day, date):
+            return False
+        key = f"{day.month:02d}-{day.day:02d}"
+        if self.first <= self.last:
+            return self.first <= key <= self.last
+        return key >= self.first or key <= self.last
+
+    def label(self) -> str:
+        """Japanese label, e.g. 年末年始（12月29日〜1月3日）."""
+
+        def japanese(value: str) -> str:
+            month, day = value.split("-")
+            return f"{int(month)}月{int(day)}日"
+
+        return f"年末年始（{japanese(self.first)}〜{japanese(self.last)}）"
 
 
 class Interval(Strict):
@@ -49,6 +85,10 @@ class Interval(Strict):
 
 
 class SiteSchedule(Strict):
+    """One site's rules. Precedence, strongest first: `extra_closed_dates`, the year-end
+    break, `extra_open_dates`, special open days (subject to `special_days_on_holidays`),
+    national holidays, the weekly hours."""
+
     site_id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=100)
     timezone: str = "Asia/Tokyo"
@@ -65,29 +105,75 @@ class SiteSchedule(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Tokyo)") from None
         return value
 
     @model_validator(mode="after")
     def _special_days_have_hours(self) -> SiteSchedule:
         for rule in self.special_open_days:
-            if rule.weekday not in self.special_hours and rule.weekday not in self.weekly:
+            if self.hours_for(rule.weekday, special=True) is None:
                 raise ValueError(f"special open day on {rule.weekday} has no hours")
         return self
 
+    @model_validator(mode="after")
+    def _extra_dates_consistent(self) -> SiteSchedule:
+        # Contradictory one-off dates would otherwise be silently ignored by the precedence.
+        both = sorted(set(self.extra_open_dates) & set(self.extra_closed_dates))
+        if both:
+            raise ValueError(f"dates both in extra_open_dates and extra_closed_dates: {both}")
+        for day in self.extra_open_dates:
+            if self.year_end is not None and day in self.year_end:
+                raise ValueError(
+                    f"extra open date {day} is in the year-end break, which always wins"
+                )
+            if self.hours_for(WEEKDAYS[day.weekday()], special=False) is None:
+                raise ValueError(f"extra open date {day}: no hours for its weekday")
+        return self
+
+    def hours_for(self, weekday: Weekday, *, special: bool) -> Hours | None:
+        """The hours of a special open day (special first) or a regular day (weekly first)."""
+        first, second = (
+            (self.special_hours, self.weekly) if special else (self.weekly, self.special_hours)
+        )
+        return first.get(weekday) or second.get(weekday)
+
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return ZoneInfo(self.timezone)  # ZoneInfo caches instances by key
 
 
 class UnknownSiteError(LookupError):
-    pass
+    """No schedule file for the site id."""
+
+
+class InvalidSiteError(ValueError):
+    """A schedule file that is not valid YAML or breaks the rules above."""
 
 
 def load_site(site_id: str, *, sites_dir: Path | None = None) -> SiteSchedule:
     """The schedule of `site_id` from `sites_dir` (then the built-in sites)."""
+    if not re.fullmatch(ID_PATTERN, site_id):
+        raise UnknownSiteError(f"no schedule for site '{site_id}' (not a valid site id)")
     for directory in (d for d in (sites_dir, BUILTIN_SITES) if d is not None):
         path = directory / f"{site_id}.yaml"
         if path.exists():
-            return SiteSchedule.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            return _parse(path, site_id)
     raise UnknownSiteError(f"no schedule for site '{site_id}'")
+
+
+def _parse(path: Path, site_id: str) -> SiteSchedule:
+    try:
+        site = SiteSchedule.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError as exc:
+        raise InvalidSiteError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidSiteError(f"{path}: {problems}") from None
+    if site.site_id != site_id:
+        raise InvalidSiteError(f"{path}: site_id is '{site.site_id}', expected '{site_id}'")
+    return site

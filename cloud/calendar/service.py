@@ -9,13 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.audit.service import record
+from cloud.calendar.closures import ClosureError, check_closure
 from cloud.calendar.days import Closure
 from cloud.calendar.models import SiteClosure
 from cloud.calendar.schedule import load_site
 
-
-class ClosureError(ValueError):
-    pass
+__all__ = ["ClosureError", "add_closure", "closure_rows", "closures"]
 
 
 async def add_closure(
@@ -29,12 +28,9 @@ async def add_closure(
     until_time: time | None = None,
     sites_dir: Path | None = None,
 ) -> SiteClosure:
-    load_site(site_id, sites_dir=sites_dir)  # an unknown site raises UnknownSiteError
-    reason = reason.strip()
-    if not reason or len(reason) > 200:
-        raise ClosureError("a closure needs a reason of 1 to 200 characters")
-    if from_time and until_time and from_time >= until_time:
-        raise ClosureError("--from must be earlier than --until")
+    """Record a closure after `check_closure`; raises `UnknownSiteError` or `ClosureError`."""
+    site = load_site(site_id, sites_dir=sites_dir)
+    reason = check_closure(site, day, reason, from_time=from_time, until_time=until_time)
     closure = SiteClosure(
         site_id=site_id,
         date=day,
@@ -64,6 +60,7 @@ async def add_closure(
 async def closures(
     *, db: AsyncSession, site_id: str | None, start: date, end: date
 ) -> list[Closure]:
+    """The closures from `start` to `end` (both included) of one site, or of all sites."""
     query = select(SiteClosure).where(SiteClosure.date >= start, SiteClosure.date <= end)
     if site_id is not None:
         query = query.where(SiteClosure.site_id == site_id)
@@ -74,6 +71,7 @@ async def closures(
 async def closure_rows(
     *, db: AsyncSession, site_id: str, start: date, end: date
 ) -> list[SiteClosure]:
+    """The recorded rows, with who recorded them and when, for listing."""
     return list(
         await db.scalars(
             select(SiteClosure)

@@ -1,4 +1,8 @@
-"""`madoguchi calendar …`: opening days and hours per site."""
+"""`madoguchi calendar …`: opening days and hours per site, and the closures city staff record.
+
+Closures live in the control plane's database (`MADOGUCHI_CLOUD_DATABASE_URL`), the same
+records the API and the alerts use. Bad input exits with status 2 and one line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from cloud.calendar.days import Closure
+    from cloud.calendar.schedule import SiteSchedule
 
 app = typer.Typer(help="Opening days and hours per site.", no_args_is_help=True)
 
@@ -21,12 +26,34 @@ SitesDir = Annotated[
 ]
 
 
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(2)
+
+
 def _date(value: str, name: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        typer.echo(f"{name} must be a date as YYYY-MM-DD, not {value!r}", err=True)
-        raise typer.Exit(2) from None
+        raise _fail(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from None
+
+
+def _range(start: str, end: str) -> tuple[date, date]:
+    first, last = _date(start, "--from"), _date(end, "--to")
+    if first > last:
+        raise _fail("--from must not be after --to")
+    if (last - first).days > MAX_RANGE_DAYS:
+        raise _fail(f"at most {MAX_RANGE_DAYS} days at a time")
+    return first, last
+
+
+def _site(site: str, sites_dir: Path | None) -> SiteSchedule:
+    from cloud.calendar.schedule import InvalidSiteError, UnknownSiteError, load_site
+
+    try:
+        return load_site(site, sites_dir=sites_dir)
+    except (UnknownSiteError, InvalidSiteError) as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command("days")
@@ -44,20 +71,9 @@ def days_command(
 ) -> None:
     """Each date: open or not, opening and closing time, last reception, and why closed."""
     from cloud.calendar.days import days
-    from cloud.calendar.schedule import UnknownSiteError, load_site
 
-    first, last = _date(start, "--from"), _date(end, "--to")
-    if first > last:
-        typer.echo("--from must not be after --to", err=True)
-        raise typer.Exit(2)
-    if (last - first).days > MAX_RANGE_DAYS:
-        typer.echo(f"at most {MAX_RANGE_DAYS} days at a time", err=True)
-        raise typer.Exit(2)
-    try:
-        schedule = load_site(site, sites_dir=sites_dir)
-    except UnknownSiteError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    first, last = _range(start, end)
+    schedule = _site(site, sites_dir)
     recorded = _recorded_closures(site, first, last) if with_closures else []
     result = [day.as_json() for day in days(schedule, first, last, recorded)]
     if as_json:
@@ -98,8 +114,7 @@ def _time(value: str | None, name: str) -> time | None:
     try:
         return time.fromisoformat(value)
     except ValueError:
-        typer.echo(f"{name} must be a time as HH:MM, not {value!r}", err=True)
-        raise typer.Exit(2) from None
+        raise _fail(f"{name} must be a time as HH:MM, not {value!r}") from None
 
 
 @app.command("close")
@@ -114,7 +129,7 @@ def close_command(
 ) -> None:
     """Record a closure (whole day, from or until a time, or both) in the control plane's
     database (MADOGUCHI_CLOUD_DATABASE_URL); audited."""
-    from cloud.calendar.schedule import UnknownSiteError
+    from cloud.calendar.schedule import InvalidSiteError, UnknownSiteError
     from cloud.calendar.service import ClosureError, add_closure
     from cloud.settings import CloudSettings
     from madoguchi.commands.database import in_transaction
@@ -137,8 +152,64 @@ def close_command(
                 sites_dir=sites_dir,
             ),
         )
-    except (UnknownSiteError, ClosureError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    span = f" {from_time or ''}–{until_time or ''}" if (from_time or until_time) else " 終日"
-    typer.echo(f"recorded: {site} {when}{span} {reason}")
+    except (UnknownSiteError, InvalidSiteError, ClosureError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"recorded: {site} {when} {_span(start, end)} {reason.strip()}")
+
+
+@app.command("closures")
+def closures_command(
+    site: Annotated[str, typer.Option("--site", help="Site id")],
+    start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD")] = "",
+    end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD")] = "",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array, one object per closure")
+    ] = False,
+    sites_dir: SitesDir = None,
+) -> None:
+    """The closures recorded for a site (all of them unless --from/--to), oldest date first."""
+    from cloud.calendar.service import closure_rows
+    from madoguchi.commands.database import in_transaction
+
+    _site(site, sites_dir)  # an unknown site is an error, not an empty list
+    first = _date(start, "--from") if start else date.min
+    last = _date(end, "--to") if end else date.max
+    if first > last:
+        raise _fail("--from must not be after --to")
+    url = _database_url()
+    rows = (
+        []
+        if url is None
+        else in_transaction(
+            url, lambda db: closure_rows(db=db, site_id=site, start=first, end=last)
+        )
+    )
+    listed = [
+        {
+            "date": row.date.isoformat(),
+            "from": row.from_time.strftime("%H:%M") if row.from_time else None,
+            "until": row.until_time.strftime("%H:%M") if row.until_time else None,
+            "reason": row.reason,
+            "recorded_by": row.recorded_by,
+            "recorded_at": row.recorded_at.isoformat(),
+        }
+        for row in rows
+    ]
+    if as_json:
+        typer.echo(json.dumps(listed, ensure_ascii=False, indent=1))
+        return
+    if not listed:
+        typer.echo(f"no closures recorded for {site}")
+    for row in rows:
+        when = row.recorded_at.isoformat(timespec="minutes")
+        span = _span(row.from_time, row.until_time)
+        typer.echo(f"{row.date}  {span}  {row.reason}  ({row.recorded_by}, {when})")
+
+
+def _span(from_time: time | None, until_time: time | None) -> str:
+    """終日 for a whole day, else "15:00–", "–13:00" or "12:00–14:00"."""
+    if from_time is None and until_time is None:
+        return "終日"
+    left = from_time.strftime("%H:%M") if from_time else ""
+    right = until_time.strftime("%H:%M") if until_time else ""
+    return f"{left}–{right}"

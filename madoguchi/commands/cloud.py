@@ -99,14 +99,25 @@ def login(
     username: Annotated[str, typer.Option(help="Log-in name")],
 ) -> None:
     """Log in and save the token for later commands (MADOGUCHI_PASSWORD or a prompt)."""
+    from urllib.parse import urlsplit
+
     import httpx
 
+    from madoguchi.commands.kiosks import response_detail
     from madoguchi.credentials import Credentials, save
 
+    url = url.rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        typer.echo(f"not a control plane URL: {url} (e.g. https://cloud.example.jp)", err=True)
+        raise typer.Exit(2)
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        # Still allowed (a lab network), but the password crosses the wire in clear.
+        typer.echo(f"warning: {url} is not HTTPS; the password is sent unencrypted", err=True)
     password = os.environ.get("MADOGUCHI_PASSWORD") or typer.prompt("password", hide_input=True)
     try:
         response = httpx.post(
-            f"{url.rstrip('/')}/api/auth/login",
+            f"{url}/api/auth/login",
             json={"username": username, "password": password},
             timeout=15,
         )
@@ -114,7 +125,12 @@ def login(
         typer.echo(f"cannot reach the control plane at {url}: {exc}", err=True)
         raise typer.Exit(1) from None
     if response.status_code != 200:
-        typer.echo(f"log-in refused: {response.json().get('detail', response.text)}", err=True)
+        typer.echo(f"log-in refused: {response_detail(response)}", err=True)
         raise typer.Exit(1)
-    path = save(Credentials(url.rstrip("/"), response.json()["token"]))
+    try:
+        token = str(response.json()["token"])
+    except (ValueError, KeyError, TypeError):
+        typer.echo(f"{url} did not answer like a madoguchi control plane", err=True)
+        raise typer.Exit(1) from None
+    path = save(Credentials(url, token))
     typer.echo(f"logged in as {username}; token saved to {path}")

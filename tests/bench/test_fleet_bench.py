@@ -9,7 +9,8 @@ from bench.fleet import run
 async def test_small_fleet_run_loses_nothing() -> None:
     result = await run(5, 5, interval=0.5, ramp=1)
     assert result.produced > 20
-    assert result.raw_received == result.produced - result.still_queued
-    assert result.ingested == result.raw_received
-    assert result.stored == result.produced - result.still_queued
-    assert "ratio 1.00x" in result.report()
+    # Zero loss: every reading is stored, or still waits on its kiosk for the next start.
+    assert result.produced - result.still_queued <= result.stored <= result.produced
+    assert result.ingested >= result.stored
+    assert 0 < result.raw_received <= result.produced
+    assert "lost 0" in result.report()

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from cloud.audit.models import AuditEntry
 from cloud.auth.models import ApiToken, Role, StaffUser
 from cloud.auth.service import issue_token
 from cloud.db.engine import transaction
@@ -132,3 +133,34 @@ async def test_healthz_is_public_and_reports_parts(sqlite_cloud: Cloud) -> None:
     response = await sqlite_cloud.client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": True, "broker": "disabled"}
+
+
+async def test_repeated_failures_lock_the_account_for_a_while(cloud: Cloud) -> None:
+    name = await cloud.make_user(Role.ADMIN, "admin-lock")
+
+    async def attempt(password: str) -> int:
+        response = await cloud.client.post(
+            "/api/auth/login", json={"username": name, "password": password}
+        )
+        return response.status_code
+
+    assert [await attempt("wrong password!") for _ in range(5)] == [401] * 5
+    assert await attempt(PASSWORD) == 401  # locked: even the right password is refused
+    async with transaction(cloud.app.state.sessions) as db:
+        user = await db.scalar(select(StaffUser).where(StaffUser.username == name))
+        assert user is not None and user.locked_until is not None
+        actions = [e.action for e in await db.scalars(select(AuditEntry))]
+        user.locked_until = user.locked_until - timedelta(minutes=16)  # time passes
+    assert "login.locked" in actions
+    assert await attempt(PASSWORD) == 200
+
+
+async def test_pages_and_api_carry_security_headers(sqlite_cloud: Cloud) -> None:
+    page = await sqlite_cloud.client.get("/login")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    api = await sqlite_cloud.client.get("/healthz")
+    assert api.headers["referrer-policy"] == "no-referrer"
+    assert "strict-transport-security" not in api.headers  # plain HTTP in development

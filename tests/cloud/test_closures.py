@@ -75,3 +75,59 @@ async def test_closure_rules_and_roles(cloud: Cloud) -> None:
     )
     assert [(c["date"], c["reason"]) for c in listed.json()] == [("2026-11-25", "停電")]
     assert date.fromisoformat(listed.json()[0]["date"]).weekday() == 2
+
+
+async def test_uptime_report_from_recorded_state_changes(cloud: Cloud) -> None:
+    from cloud.fleet import service as fleet
+    from protocol.v1 import StateMessage
+
+    tokyo = OpeningHours().schedule("city-hall").zone  # type: ignore[union-attr]
+
+    def message(status: str, bd_seq: int, *, will: bool = False) -> StateMessage:
+        return StateMessage.model_validate(
+            {
+                "kiosk_id": "rep-k1",
+                "sent_at": "2026-11-18T00:00:00Z",
+                "seq": bd_seq,
+                "status": status,
+                "bd_seq": bd_seq,
+                "will": will,
+                "site_id": "city-hall",
+                "agent_version": "0.1.0",
+                "os_version": "x",
+            },
+            strict=False,
+        )
+
+    for status, bd_seq, hour, minute, will in (
+        ("online", 1, 8, 0, False),
+        ("offline", 1, 12, 0, True),
+        ("online", 2, 12, 30, False),
+    ):
+        async with transaction(cloud.app.state.sessions) as db:
+            await fleet.apply_state(
+                db=db,
+                message=message(status, bd_seq, will=will),
+                received_at=datetime(2026, 11, 18, hour, minute, tzinfo=tokyo),
+            )
+    city = await cloud.token(Role.CITY)
+    report = await cloud.client.get(
+        "/api/reports/uptime",
+        params={"site": "city-hall", "from": "2026-11-18", "to": "2026-11-18"},
+        headers={"Authorization": f"Bearer {city}"},
+    )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["scheduled_minutes"] == 690
+    window = body["windows"][0]
+    assert (window["kiosk_id"], window["serviceable_minutes"]) == ("rep-k1", 660)
+    assert [(o["minutes"], o["cause"]) for o in window["outages"]] == [
+        (30.0, "接続断（端末の応答なし）")
+    ]
+    operator = await cloud.token(Role.OPERATOR)
+    denied = await cloud.client.get(
+        "/api/reports/uptime",
+        params={"site": "city-hall", "from": "2026-11-18", "to": "2026-11-18"},
+        headers={"Authorization": f"Bearer {operator}"},
+    )
+    assert denied.status_code == 403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy import func, select
 
@@ -16,14 +17,16 @@ from tests.cloud.conftest import Cloud
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-def state(status: str, bd_seq: int, *, will: bool = False, kiosk: str = "k1") -> StateMessage:
+def state(
+    status: Literal["online", "offline"], bd_seq: int, *, will: bool = False, kiosk: str = "k1"
+) -> StateMessage:
     return StateMessage(
         kiosk_id=kiosk,
         sent_at=NOW,
         seq=bd_seq,
         status=status,
         bd_seq=bd_seq,
-        will=will,  # type: ignore[arg-type]
+        will=will,
         site_id="city-hall",
         agent_version="0.1.0",
         os_version="Debian 12",
