@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from cloud.calendar.days import Closure, days
+from cloud.calendar.days import Closure
+from cloud.calendar.intervals import opening_intervals
 from cloud.calendar.schedule import SiteSchedule
 from cloud.reports.intervals import Interval, intersect, minutes, normalise, subtract
 
@@ -64,25 +65,6 @@ class SiteUptime:
     def ratio(self) -> float | None:
         total = sum(w.scheduled_minutes for w in self.windows)
         return sum(w.serviceable_minutes for w in self.windows) / total if total else None
-
-
-def opening_intervals(
-    site: SiteSchedule, start: date, end: date, closures: Iterable[Closure] = ()
-) -> list[Interval]:
-    """Every opening stretch from `start` to `end` (inclusive), gaps removed, as aware times."""
-    zone = site.zone
-    result: list[Interval] = []
-    for day in days(site, start, end, closures):
-        if not (day.open and day.opens and day.closes):
-            continue
-        opened = datetime.combine(day.date, day.opens, zone)
-        closed = datetime.combine(day.date, day.closes, zone)
-        gaps = [
-            (datetime.combine(day.date, a, zone), datetime.combine(day.date, b, zone))
-            for a, b in day.gaps
-        ]
-        result.extend(subtract([(opened, closed)], gaps))
-    return result
 
 
 def online_intervals(
