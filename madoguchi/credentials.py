@@ -26,6 +26,7 @@ def save(credentials: Credentials, path: Path | None = None) -> Path:
     target = path or credentials_path()
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that existed before keeps its mode otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump({"url": credentials.url, "token": credentials.token}, handle)
     return target
