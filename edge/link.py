@@ -21,7 +21,7 @@ from paho.mqtt.properties import Properties
 from edge.counters import Counters
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
-from edge.telemetry.network import RoundTrips
+from edge.telemetry.network import RoundTrips, clock_synchronized
 from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
 from protocol.transport import client_tls_context, payload_bytes
@@ -47,12 +47,14 @@ class KioskLink:
         outbox: Outbox,
         make_state: StateFactory,
         on_message: MessageHandler,
+        clock_check: Callable[[], bool | None] = clock_synchronized,
     ) -> None:
         self._settings = settings
         self._counters = counters
         self._outbox = outbox
         self._make_state = make_state
         self._on_message = on_message
+        self._clock_check = clock_check
         self._stopping = asyncio.Event()
         self.round_trips = RoundTrips()
         self._cloud_replicas: dict[str, str] = {}
@@ -64,10 +66,24 @@ class KioskLink:
         """Ask the link to publish `offline`, disconnect cleanly and return from `run`."""
         self._stopping.set()
 
+    async def wait_for_clock(self) -> bool:
+        """Certificates are checked against the clock, and a kiosk that boots with a wrong
+        clock fails every TLS handshake: wait (bounded) until the host says its time is
+        synchronised. Returns whether it is (or cannot be told)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.clock_sync_wait_s
+        while self._clock_check() is False and not self._stopping.is_set():
+            if loop.time() >= deadline:
+                log.warning("clock_not_synchronized", waited_s=self._settings.clock_sync_wait_s)
+                return False
+            await asyncio.sleep(min(1.0, max(0.0, deadline - loop.time())))
+        return True
+
     async def run(self) -> None:
         backoff = Backoff(
             minimum=self._settings.reconnect_min_s, maximum=self._settings.reconnect_max_s
         )
+        await self.wait_for_clock()
         while not self._stopping.is_set():
             bd_seq = self._counters.next_bd_seq()
             try:

@@ -55,5 +55,8 @@ class EdgeSettings(BaseSettings):
         ("systemctl", "reboot"), description="Run by the reboot command (through sudoers/polkit)"
     )
     replay_rate_per_s: float = Field(50.0, gt=0, description="Backlog replay pace")
+    clock_sync_wait_s: float = Field(
+        120.0, ge=0, description="How long to wait at start for time sync before connecting anyway"
+    )
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)

@@ -98,6 +98,7 @@ def kiosk_settings(state_dir: Path, ca: FleetCA, kiosk_id: str, broker_port: int
         keepalive_s=10,
         telemetry_interval_s=5.0,
         state_dir=state_dir / "kiosks" / kiosk_id,
+        clock_sync_wait_s=0,  # simulated kiosks on this host share its clock
     )
 
 

@@ -75,6 +75,7 @@ def simulate(
                 state_dir=directory,
                 keepalive_s=30,
                 reboot_command=("true",),
+                clock_sync_wait_s=0,
             )
         )
 
