@@ -28,6 +28,10 @@ from cloud.fleet.views import router as fleet_router
 from cloud.maintenance.dispatcher import CommandDispatcher
 from cloud.maintenance.views import router as maintenance_router
 from cloud.reports.views import router as reports_router
+from cloud.routing.hub import RoutingHub
+from cloud.routing.publisher import CallPublisher
+from cloud.routing.router import CallRouter
+from cloud.routing.views import router as routing_router
 from cloud.security import install_security_headers
 from cloud.settings import CloudSettings
 from cloud.ui.views import router as ui_router
@@ -70,6 +74,14 @@ def create_app(settings: CloudSettings) -> FastAPI:
             if settings.alerts.enabled
             else None
         )
+        app.state.router = CallRouter(
+            sessions=app.state.sessions,
+            publisher=CallPublisher(None),
+            hub=RoutingHub(),
+            settings=settings.calls,
+            opening_hours=opening_hours,
+        )
+        router_task = asyncio.create_task(app.state.router.run(), name="router")
         consumer_task: asyncio.Task[None] | None = None
         dispatcher_task: asyncio.Task[None] | None = None
         app.state.dispatcher = None
@@ -80,7 +92,9 @@ def create_app(settings: CloudSettings) -> FastAPI:
                 metrics=app.state.metrics,
                 summaries=app.state.summaries,
                 timeseries=app.state.timeseries,
+                calls=app.state.router,
             )
+            app.state.router.publisher.link = consumer
             app.state.consumer = consumer
             consumer_task = asyncio.create_task(consumer.run(), name="mqtt-consumer")
             app.state.dispatcher = CommandDispatcher(sessions=app.state.sessions, link=consumer)
@@ -88,7 +102,14 @@ def create_app(settings: CloudSettings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (dispatcher_task, consumer_task, summaries_task, alerts_task, uptime_task):
+            for task in (
+                dispatcher_task,
+                consumer_task,
+                router_task,
+                summaries_task,
+                alerts_task,
+                uptime_task,
+            ):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -114,6 +135,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(calendar_router)
     app.include_router(reports_router)
+    app.include_router(routing_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")
     return app

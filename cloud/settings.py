@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloud.alerts.rules import AlertThresholds
+from protocol.v1 import IceServer
 
 
 class BrokerSettings(BaseModel):
@@ -74,6 +75,25 @@ class CalendarSettings(BaseModel):
     )
 
 
+class CallSettings(BaseModel):
+    """Routing and the WebRTC call."""
+
+    ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        description="STUN/TURN servers for kiosks and consoles. Empty: host candidates only "
+        "(no public STUN server is contacted by default)",
+    )
+    ring_timeout_s: float = Field(20.0, gt=0, description="Then the call is offered to another")
+    support_queue_threshold: int = Field(
+        3, ge=1, description="Waiting calls at one site that bring the support staff"
+    )
+    presence_stale_s: float = Field(
+        30.0, gt=0, description="A console silent this long is signed out"
+    )
+    tick_s: float = Field(1.0, gt=0, description="Router pass when nothing wakes it")
+    staffing_check_s: float = Field(30.0, gt=0)
+
+
 class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MADOGUCHI_CLOUD_", env_nested_delimiter="__", extra="forbid"
@@ -89,6 +109,7 @@ class CloudSettings(BaseSettings):
     timeseries: TimeSeriesSettings = TimeSeriesSettings()
     alerts: AlertSettings = AlertSettings()
     calendar: CalendarSettings = CalendarSettings()
+    calls: CallSettings = CallSettings()
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> CloudSettings:

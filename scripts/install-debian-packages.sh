@@ -10,6 +10,8 @@ packages=(
   pcscd vsmartcard-vpcd swig libpcsclite-dev
   # the browser end-to-end tests (Playwright drives Debian's Chromium) and Japanese glyphs
   chromium fonts-ipafont-gothic
+  # the kiosk screen: a real X server (Xvfb) that Chromium draws on and the agent captures
+  xvfb
   # building and running the Python environment
   python3-venv python3-dev gcc make
 )

@@ -25,4 +25,5 @@ def import_all_models() -> None:
     import cloud.auth.models
     import cloud.calendar.models
     import cloud.fleet.models
-    import cloud.maintenance.models  # noqa: F401
+    import cloud.maintenance.models
+    import cloud.routing.models  # noqa: F401

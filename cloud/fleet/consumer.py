@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import aiomqtt
 import structlog
@@ -32,6 +33,7 @@ from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
 from protocol.transport import client_tls_context, payload_bytes
 from protocol.v1 import (
+    CallMessage,
     CommandResultMessage,
     EventMessage,
     LogBundleMessage,
@@ -51,8 +53,21 @@ PUBLISH_TIMEOUT_S = 10.0
 PERMANENT_DB_ERRORS = (IntegrityError, DataError, ProgrammingError)
 
 
+class CallSignals(Protocol):
+    """Where kiosk call messages and kiosk deaths go (the routing room implements it)."""
+
+    async def on_kiosk_message(self, message: CallMessage, received_at: datetime) -> str: ...
+
+    async def on_kiosk_offline(self, kiosk_id: str, received_at: datetime) -> None: ...
+
+
 class BrokerUnavailableError(RuntimeError):
     pass
+
+
+def cloud_seq() -> int:
+    """`seq` for cloud-sent messages: microseconds, increasing across restarts, never reused."""
+    return time.time_ns() // 1000
 
 
 SHARED_KINDS = (
@@ -73,8 +88,10 @@ class FleetConsumer:
         metrics: ConsumerMetrics,
         summaries: HealthSummaries,
         timeseries: TelemetryWriter | None = None,
+        calls: CallSignals | None = None,
     ) -> None:
         self._settings = settings
+        self.calls = calls
         self._sessions = sessions
         self._metrics = metrics
         self._timeseries = timeseries
@@ -284,14 +301,22 @@ class FleetConsumer:
                 await asyncio.sleep(delay)
 
     async def _apply(self, message: KioskMessage, received_at: datetime, kind: str) -> str:
-        async with self._sessions() as db, db.begin():
-            if isinstance(message, StateMessage):
+        if isinstance(message, CallMessage):
+            if self.calls is None:
+                return "call:ignored"
+            return await self.calls.on_kiosk_message(message, received_at)
+        if isinstance(message, StateMessage):
+            async with self._sessions() as db, db.begin():
                 outcome = await service.apply_state(db=db, message=message, received_at=received_at)
-                if outcome == service.StateOutcome.STALE:
-                    self._metrics.stale_states.inc()
-                if message.status == "online":
-                    self._summaries.site_of[message.kiosk_id] = message.site_id
-                return f"state:{outcome}"
+            if outcome == service.StateOutcome.STALE:
+                self._metrics.stale_states.inc()
+            if message.status == "online":
+                self._summaries.site_of[message.kiosk_id] = message.site_id
+            elif outcome == service.StateOutcome.APPLIED and self.calls is not None:
+                # A kiosk that died mid-call cannot hang up: end its call for it.
+                await self.calls.on_kiosk_offline(message.kiosk_id, received_at)
+            return f"state:{outcome}"
+        async with self._sessions() as db, db.begin():
             if isinstance(message, LogBundleMessage):
                 stored = await maintenance.store_logs(db=db, message=message)
                 return "logs:stored" if stored else "logs:ignored"

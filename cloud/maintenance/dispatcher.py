@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -17,16 +16,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.fleet.consumer import BrokerUnavailableError, FleetConsumer
+from cloud.fleet.consumer import BrokerUnavailableError, FleetConsumer, cloud_seq
 from cloud.maintenance import service
 from protocol.v1 import TopicKind, encode, topic
 
 log = structlog.get_logger("cloud.maintenance")
-
-
-def _cloud_seq() -> int:
-    # Microseconds: increasing across restarts of this process, never reused.
-    return time.time_ns() // 1000
 
 
 class CommandDispatcher:
@@ -69,7 +63,7 @@ class CommandDispatcher:
                 properties.CorrelationData = command.command_id.encode()
                 left = (command.expires_at - now).total_seconds()
                 properties.MessageExpiryInterval = max(1, int(left))
-                message = service.to_message(command, seq=_cloud_seq())
+                message = service.to_message(command, seq=cloud_seq())
                 try:
                     await self._link.publish(
                         topic(command.kiosk_id, TopicKind.COMMAND),

@@ -13,6 +13,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from protocol.errors import ProtocolError, RejectReason
 from protocol.v1.messages import (
+    CLOUD_CALL_ACTIONS,
+    KIOSK_CALL_ACTIONS,
     SCHEMA_VERSION,
     CallMessage,
     CommandMessage,
@@ -91,6 +93,15 @@ def decode(
         raise ProtocolError(
             RejectReason.KIOSK_MISMATCH, "kiosk_id in the payload differs from the topic"
         )
+    if isinstance(message, CallMessage):
+        allowed = (
+            KIOSK_CALL_ACTIONS if parsed_topic.kind is TopicKind.CALL_UP else CLOUD_CALL_ACTIONS
+        )
+        if message.action not in allowed:
+            raise ProtocolError(
+                RejectReason.TOPIC_MISMATCH,
+                f"call action '{message.action}' is not sent on '{parsed_topic.kind.value}'",
+            )
     return parsed_topic, message
 
 

@@ -12,7 +12,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from protocol.v1.ids import KioskId, SiteId
 
@@ -171,6 +178,10 @@ class KioskConfig(StrictModel):
     """The desired configuration the cloud keeps retained for each kiosk."""
 
     telemetry_interval_s: float = Field(10.0, ge=0.1, le=3600)
+    # The versions of the texts the resident consents to before a call; the resident
+    # screen shows these and the call request carries them back.
+    terms_version: VersionText = "2026-04"
+    privacy_version: VersionText = "2026-04"
 
 
 class ConfigMessage(Envelope):
@@ -182,17 +193,92 @@ class ConfigMessage(Envelope):
 # --- both directions ------------------------------------------------------------------------
 
 
+CallAction = Literal[
+    # kiosk -> cloud (`call/up`)
+    "request",
+    "cancel",
+    "offer",
+    "hangup",
+    # cloud -> kiosk (`call/down`)
+    "queued",
+    "assigned",
+    "answer",
+    "ended",
+    "support_coming",
+]
+KIOSK_CALL_ACTIONS: frozenset[str] = frozenset({"request", "cancel", "offer", "hangup"})
+CLOUD_CALL_ACTIONS: frozenset[str] = frozenset(
+    {"queued", "assigned", "answer", "ended", "support_coming"}
+)
+CallEndReason = Literal[
+    "completed",
+    "resident_hung_up",
+    "operator_hung_up",
+    "operator_disconnected",
+    "kiosk_offline",
+    "abandoned",
+    "no_operator",
+    "transferred_to_support",
+]
+# Resident-screen languages; the texts live in the edge's translation files.
+Language = Literal["ja", "en", "zh", "ko", "vi"]
+# WebRTC SDP bodies from aiortc and Chromium stay well under this (a few KiB).
+SdpText = Annotated[str, StringConstraints(min_length=1, max_length=32_000)]
+IceUrl = Annotated[str, StringConstraints(pattern=r"^(stun|stuns|turn|turns):[^\s]{1,200}$")]
+
+
+class IceServer(StrictModel):
+    """One STUN/TURN server. aiortc uses only the first STUN and the first TURN server."""
+
+    urls: tuple[IceUrl, ...] = Field(min_length=1, max_length=4)
+    username: Annotated[str, StringConstraints(max_length=128)] | None = None
+    credential: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+_CALL_FIELDS_REQUIRED: dict[str, tuple[str, ...]] = {
+    "request": ("terms_version", "privacy_version"),
+    "offer": ("sdp",),
+    "answer": ("sdp",),
+    "assigned": ("operator_display_name",),
+    "queued": ("queue_position",),
+    "ended": ("reason",),
+}
+
+
 class CallMessage(Envelope):
     """Call set-up between kiosk (`call/up`) and cloud (`call/down`).
 
-    The routing and signaling work extends `action` and adds the SDP/ICE payloads.
+    The kiosk asks for a call (with the consent it recorded: versions only), is told its
+    place in the queue, then which operator accepted; it sends its SDP offer (aiortc gathers
+    every ICE candidate before the offer, so there is no trickle) and receives the
+    operator's answer. Either side may end the call. Nothing here is personal data.
     """
 
     type: Literal["call"] = "call"
     call_id: UUID
-    action: Literal["request", "cancel", "queued", "assigned", "ended"]
+    action: CallAction
     queue_position: int | None = Field(None, ge=0)
-    operator_display_name: Annotated[str, StringConstraints(max_length=64)] | None = None
+    estimated_wait_s: int | None = Field(None, ge=0)
+    operator_display_name: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = (
+        None
+    )
+    sdp: SdpText | None = None
+    ice_servers: tuple[IceServer, ...] = Field((), max_length=4)
+    language: Language | None = None
+    terms_version: VersionText | None = None
+    privacy_version: VersionText | None = None
+    reason: CallEndReason | None = None
+
+    @model_validator(mode="after")
+    def _action_fields(self) -> CallMessage:
+        missing = [
+            name
+            for name in _CALL_FIELDS_REQUIRED.get(self.action, ())
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(f"action '{self.action}' needs {', '.join(missing)}")
+        return self
 
 
 KioskMessage = Annotated[

@@ -1,0 +1,1 @@
+"""Routing the residents' calls: the queue, operator presence, assignment, signaling relay."""

@@ -1,0 +1,136 @@
+"""The call queue and operator presence, kept in the database so that every control-plane
+replica routes from the same state and a restart forgets no waiting resident.
+
+A call's life: queued → ringing (offered to one operator) → connected → ended; a ring
+that times out puts the call back in the queue at its original place. Nothing here is
+personal data: a call is a kiosk, times, the consent versions, and the outcome codes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db.base import Base
+from cloud.db.types import UTCDateTime
+
+
+class CallState(StrEnum):
+    QUEUED = "queued"
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+ACTIVE_CALL_STATES = (CallState.QUEUED, CallState.RINGING, CallState.CONNECTED)
+
+
+class Presence(StrEnum):
+    AVAILABLE = "available"
+    RINGING = "ringing"
+    IN_CALL = "in_call"
+    WRAP_UP = "wrap_up"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Procedure(StrEnum):
+    HEALTH_INSURANCE = "health_insurance"  # 健康保険証利用登録
+    PUBLIC_FUNDS_ACCOUNT = "public_funds_account"  # 公金受取口座登録
+    OTHER_MYNAPORTAL = "other_mynaportal"  # その他マイナポータル手続
+    NEW_CARD = "new_card"  # 新規交付申請
+    RENEWAL = "renewal"  # 更新申請
+    REFERRAL_ONLY = "referral_only"  # 案内のみ
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    NOT_COMPLETED = "not_completed"
+    REFERRED = "referred"
+
+
+class NotCompletedReason(StrEnum):
+    CARD_LOCKED = "card_locked"
+    PIN_FORGOTTEN = "pin_forgotten"
+    NO_FORM = "no_form"
+    PHOTO_FAILED = "photo_failed"
+    SYSTEM_TROUBLE = "system_trouble"
+    RESIDENT_LEFT = "resident_left"
+    OTHER = "other"
+
+
+class CallRecord(Base):
+    __tablename__ = "call"
+
+    call_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(63), index=True)
+    site_id: Mapped[str] = mapped_column(String(63), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    terms_version: Mapped[str] = mapped_column(String(64))
+    privacy_version: Mapped[str] = mapped_column(String(64))
+    operator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
+    )
+    ring_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ring_count: Mapped[int] = mapped_column(Integer, default=0)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    announced_position: Mapped[int | None] = mapped_column(Integer)
+    support_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The kiosk's SDP offer, relayed to the operator's browser through the database so that
+    # any replica can serve the operator's WebSocket; cleared when the call ends.
+    kiosk_offer: Mapped[str | None] = mapped_column(Text)
+    answer_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    procedure: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_reason: Mapped[str | None] = mapped_column(String(32))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OperatorPresence(Base):
+    __tablename__ = "operator_presence"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the operator last became available: the idle-longest operator is rung first.
+    available_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The operator's console proves it is alive; a stale heartbeat is not routed to.
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    call_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class StaffingGap(Base):
+    """A stretch of opening hours in which a site's windows could reach no operator."""
+
+    __tablename__ = "staffing_gap"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(63), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SupportCase(Base):
+    """A resident helped directly by the on-site support staff (channel = support staff)."""
+
+    __tablename__ = "support_case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(63), index=True)
+    kiosk_id: Mapped[str | None] = mapped_column(String(63))
+    procedure: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    outcome_reason: Mapped[str | None] = mapped_column(String(32))
+    recorded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

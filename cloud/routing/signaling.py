@@ -1,0 +1,60 @@
+"""Messages between the operator's console and the control plane over the WebSocket.
+
+Strict and closed like the MQTT contract: an unknown type or field is refused with a
+reason, and the socket stays open.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+from cloud.routing.models import NotCompletedReason, Outcome, Procedure
+from protocol.v1.messages import SdpText
+
+CallId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SetPresence(_Message):
+    type: Literal["presence"]
+    status: Literal["available", "away"]
+
+
+class Accept(_Message):
+    type: Literal["accept"]
+    call_id: CallId
+
+
+class Answer(_Message):
+    type: Literal["answer"]
+    call_id: CallId
+    sdp: SdpText
+
+
+class HangUp(_Message):
+    type: Literal["hangup"]
+    call_id: CallId
+
+
+class RecordOutcome(_Message):
+    type: Literal["outcome"]
+    call_id: CallId
+    procedure: Procedure
+    outcome: Outcome
+    reason: NotCompletedReason | None = None
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+
+
+ConsoleMessage = Annotated[
+    SetPresence | Accept | Answer | HangUp | RecordOutcome | Ping, Field(discriminator="type")
+]
+CONSOLE_MESSAGE: TypeAdapter[ConsoleMessage] = TypeAdapter(ConsoleMessage)
+MAX_CONSOLE_MESSAGE_BYTES = 40_000
