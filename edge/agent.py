@@ -6,24 +6,31 @@ import asyncio
 import contextlib
 import platform
 import signal
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+from uuid import UUID
 
 import structlog
 
 from edge import maintenance
+from edge.call.controller import CallController
 from edge.commands import CommandOutcome, CommandRouter
 from edge.counters import Counters
 from edge.link import KioskLink
 from edge.logbuffer import LogBuffer, process_buffer
+from edge.media.factory import PeerFactory
 from edge.outbox import Outbox, Outgoing
 from edge.peripherals.registry import PeripheralRegistry
+from edge.resident.server import ResidentScreen
 from edge.session import ResidentSession
 from edge.settings import EdgeSettings
 from edge.store import DiskQueue
 from edge.telemetry.host import HostSampler
 from edge.telemetry.network import clock_synchronized, default_route_interface, link_type
 from protocol.v1 import (
+    CallMessage,
     CommandMessage,
     CommandResultMessage,
     ConfigMessage,
@@ -105,6 +112,17 @@ class KioskAgent:
         )
         self._background: set[asyncio.Task[None]] = set()
         self._link_type = link_type(default_route_interface())
+        self.calls = CallController(
+            send=self._send_call,
+            consent_versions=lambda: (self.config.terms_version, self.config.privacy_version),
+            make_peer=PeerFactory(settings),
+            session=self.session,
+        )
+        self.resident_screen = (
+            ResidentScreen(self.calls, host=settings.resident_host, port=settings.resident_port)
+            if settings.calls
+            else None
+        )
 
     # --- messages -------------------------------------------------------------------------
 
@@ -157,12 +175,26 @@ class KioskAgent:
 
     # --- incoming -------------------------------------------------------------------------
 
+    def _send_call(self, action: str, call_id: UUID, **fields: object) -> bool:
+        """Queue a call message ahead of everything else; False while offline (never kept)."""
+        message = CallMessage.model_validate(
+            {**self._envelope(), "call_id": call_id, "action": action, **fields}, strict=False
+        )
+        return self.outbox.put_urgent(Outgoing(TopicKind.CALL_UP, encode(message)))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _on_message(self, _topic: Topic, message: KioskMessage) -> None:
-        if isinstance(message, CommandMessage):
+        if isinstance(message, CallMessage):
+            # Setting up media takes a moment; the receive loop keeps reading meanwhile.
+            # The controller's lock keeps the call's messages in their order.
+            self._spawn(self.calls.on_cloud(message))
+        elif isinstance(message, CommandMessage):
             # Commands may take a while; the receive loop must keep reading.
-            task = asyncio.create_task(self._run_command(message))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._run_command(message))
         elif isinstance(message, ConfigMessage):
             self._apply_config(message)
 
@@ -247,9 +279,14 @@ class KioskAgent:
         )
         self.emit_event("agent_started", version=self._versions[0])
         telemetry = asyncio.create_task(self._telemetry_loop(), name="telemetry")
+        if self.resident_screen is not None:
+            await self.resident_screen.start()
         try:
             await self.link.run()
         finally:
+            await self.calls.close()
+            if self.resident_screen is not None:
+                await self.resident_screen.stop()
             telemetry.cancel()
             for task in (telemetry, *self._background):
                 task.cancel()

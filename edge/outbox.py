@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from edge.store import DiskQueue
 
 DROPPABLE = frozenset({TopicKind.TELEMETRY})
+# Call signaling is useful only now: it jumps the queue (a resident is waiting) and is never
+# kept for later (an SDP offer replayed after an outage would set up a dead call).
+URGENT = frozenset({TopicKind.CALL_UP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,8 @@ class Outbox:
         # True from an outage until its backlog has been replayed.
         self._via_disk = disk is not None and len(disk) > 0
         self._ready = asyncio.Event()
+        self._urgent: deque[Outgoing] = deque()
+        self._online = False
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -61,7 +66,18 @@ class Outbox:
     def depth(self) -> int:
         return len(self)
 
+    def put_urgent(self, item: Outgoing) -> bool:
+        """Queue a call message ahead of everything; False (not queued) while offline."""
+        if not self._online:
+            return False
+        self._urgent.append(item)
+        self._ready.set()
+        return True
+
     def put(self, item: Outgoing) -> None:
+        if item.kind in URGENT:
+            self.put_urgent(item)
+            return
         if self._via_disk and self._disk is not None:
             self._disk.put(item)
         else:
@@ -86,6 +102,9 @@ class Outbox:
 
     def link_down(self) -> None:
         """The broker is away: keep everything on disk from now on, in order."""
+        self._online = False
+        self.dropped += len(self._urgent)
+        self._urgent.clear()
         if self._disk is None:
             return
         if self._items:
@@ -97,6 +116,8 @@ class Outbox:
     async def peek(self) -> Outgoing:
         """The oldest message, waiting for one if the outbox is empty."""
         while True:
+            if self._urgent:
+                return self._urgent[0]
             if self._via_disk and self._disk is not None:
                 if not self._replay:
                     self._replay.extend(
@@ -115,6 +136,9 @@ class Outbox:
 
     def ack(self, item: Outgoing) -> None:
         """Remove `item` after the broker confirmed it (it may have been dropped meanwhile)."""
+        if self._urgent and self._urgent[0] is item:
+            self._urgent.popleft()
+            return
         if item.row_id is not None:
             if self._replay and self._replay[0] is item:
                 self._replay.popleft()
@@ -125,6 +149,7 @@ class Outbox:
 
     def link_up(self) -> None:
         """Connected again: the backlog replays first; memory takes over once it is empty."""
+        self._online = True
         self._ready.set()
 
     def settle(self) -> None:

@@ -58,5 +58,18 @@ class EdgeSettings(BaseSettings):
     clock_sync_wait_s: float = Field(
         120.0, ge=0, description="How long to wait at start for time sync before connecting anyway"
     )
+    calls: bool = Field(True, description="Serve residents: the resident screen and the call")
+    resident_host: str = Field("127.0.0.1", description="Loopback only; Chromium shows it")
+    resident_port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
+    camera: str = Field(
+        "test-pattern",
+        description="Face camera: opencv:INDEX, file:PATH (a recording) or test-pattern",
+    )
+    screen_capture: str = Field(
+        "x11", description="Kiosk screen track: x11[:DISPLAY], test-pattern, or empty for none"
+    )
+    microphone: str = Field(
+        "tone", description="Headset microphone: alsa:DEVICE, pulse:DEVICE, or tone (a test tone)"
+    )
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)

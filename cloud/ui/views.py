@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth import service
+from cloud.auth.models import StaffUser
 from cloud.deps import SESSION_COOKIE, DbSession, Settings, request_token, set_session_cookie
 from cloud.fleet.service import list_kiosks
 
@@ -96,3 +97,32 @@ async def kiosks_page(request: Request, db: DbSession) -> Response:
             "peripheral_labels": PERIPHERAL_LABELS,
         },
     )
+
+
+def _page_user_context(user: StaffUser) -> dict[str, object]:
+    return {"user": user, "role_label": ROLE_LABELS.get(user.role, user.role)}
+
+
+async def _page_user(request: Request, db: DbSession) -> StaffUser | None:
+    token = request_token(request)
+    return await service.user_for_token(db=db, token=token) if token else None
+
+
+@router.get("/operator", response_class=HTMLResponse)
+async def operator_page(request: Request, db: DbSession) -> Response:
+    user = await _page_user(request, db)
+    if user is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    if user.role != "operator":
+        return Response("オペレーター専用のページです。", status_code=403)
+    return templates.TemplateResponse(request, "operator.html", _page_user_context(user))
+
+
+@router.get("/support", response_class=HTMLResponse)
+async def support_page(request: Request, db: DbSession) -> Response:
+    user = await _page_user(request, db)
+    if user is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    if user.role not in ("support", "admin"):
+        return Response("支援員のページです。", status_code=403)
+    return templates.TemplateResponse(request, "support.html", _page_user_context(user))

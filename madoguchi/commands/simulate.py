@@ -76,6 +76,7 @@ def simulate(
                 keepalive_s=30,
                 reboot_command=("true",),
                 clock_sync_wait_s=0,
+                calls=False,  # load-test agents: no resident screen, no media
             )
         )
 

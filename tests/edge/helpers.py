@@ -33,6 +33,7 @@ def edge_settings(
         "reconnect_min_s": 0.1,
         "reconnect_max_s": 1.0,
         "clock_sync_wait_s": 0,
+        "calls": False,  # the call tests turn it on (with a free port)
         # Never the machine's own reboot: a marker the tests can check.
         "reboot_command": ("touch", str(state_dir / "rebooted")),
     }

@@ -1,0 +1,159 @@
+"""The kiosk's WebRTC peer for one call.
+
+Sends the face camera, the kiosk screen (second video track) and the headset microphone;
+receives the operator's video and audio; opens the data channel for operator actions.
+aiortc gathers all ICE candidates before `setLocalDescription` returns, so the offer is
+complete (no trickle ICE). aiortc uses only the first STUN and the first TURN server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.contrib.media import MediaBlackhole
+from aiortc.mediastreams import MediaStreamTrack
+from pydantic import ValidationError
+
+from edge.media.tracks import LatestFrameTrack
+from protocol.v1 import IceServer
+from protocol.v1.datachannel import (
+    DATA_CHANNEL_LABEL,
+    MAX_DATA_MESSAGE_BYTES,
+    OPERATOR_ACTION,
+    ActionResult,
+    OperatorAction,
+)
+
+log = structlog.get_logger("edge.media")
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuality:
+    """From aiortc's statistics: what the call-quality telemetry and adaptation use."""
+
+    rtt_ms: float | None
+    jitter_ms: float | None
+    packets_lost: int
+    video_frames_sent: int
+    audio_packets_sent: int
+
+
+class KioskPeer:
+    def __init__(
+        self,
+        *,
+        ice_servers: tuple[IceServer, ...],
+        camera: LatestFrameTrack,
+        screen: LatestFrameTrack | None,
+        microphone: MediaStreamTrack,
+        on_action: Callable[[OperatorAction], str | None],
+        on_failed: Callable[[], None],
+    ) -> None:
+        # An explicit (possibly empty) list: aiortc's default would contact a public STUN server.
+        configuration = RTCConfiguration(
+            iceServers=[
+                RTCIceServer(
+                    urls=list(server.urls),
+                    username=server.username,
+                    credential=server.credential,
+                )
+                for server in ice_servers
+            ]
+        )
+        self.pc = RTCPeerConnection(configuration)
+        self.camera, self.screen, self.microphone = camera, screen, microphone
+        self._on_action = on_action
+        self._on_failed = on_failed
+        self._sink = MediaBlackhole()  # received tracks must be consumed or frames pile up
+        self.received: list[str] = []
+        self._tasks: set[asyncio.Future[None]] = set()
+        self.channel: RTCDataChannel = self.pc.createDataChannel(DATA_CHANNEL_LABEL)
+        self.channel.on("message", self._on_message)
+        self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange", self._on_state)
+        self.pc.addTrack(microphone)
+        self.pc.addTrack(camera)
+        if screen is not None:
+            self.pc.addTrack(screen)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self.received.append(track.kind)
+        self._sink.addTrack(track)
+        # start() begins consuming every track added since the last call.
+        task = asyncio.ensure_future(self._sink.start())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_state(self) -> None:
+        state = self.pc.connectionState
+        log.info("peer_state", state=state)
+        if state == "failed":
+            self._on_failed()
+
+    def _on_message(self, data: str | bytes) -> None:
+        if isinstance(data, bytes) or len(data) > MAX_DATA_MESSAGE_BYTES:
+            self._reply(ActionResult(action="unknown", ok=False, detail="not a JSON text message"))
+            return
+        try:
+            action = OPERATOR_ACTION.validate_json(data)
+        except ValidationError:
+            self._reply(ActionResult(action="unknown", ok=False, detail="not a known action"))
+            log.warning("data_channel_message_refused")
+            return
+        problem = self._on_action(action)
+        self._reply(ActionResult(action=action.type, ok=problem is None, detail=problem))
+
+    def _reply(self, result: ActionResult) -> None:
+        if self.channel.readyState == "open":
+            self.channel.send(result.model_dump_json())
+
+    async def create_offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept_answer(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def quality(self) -> CallQuality:
+        report = await self.pc.getStats()
+        rtt: list[float] = []
+        jitter: list[float] = []
+        lost = 0
+        frames = audio = 0
+        for stat in report.values():
+            kind = getattr(stat, "type", "")
+            if kind == "remote-inbound-rtp":
+                if getattr(stat, "roundTripTime", None) is not None:
+                    rtt.append(stat.roundTripTime * 1000)
+                if getattr(stat, "jitter", None) is not None:
+                    jitter.append(stat.jitter * 1000)
+                lost += int(getattr(stat, "packetsLost", 0) or 0)
+            elif kind == "outbound-rtp":
+                if stat.kind == "video":
+                    frames += int(getattr(stat, "packetsSent", 0) or 0)
+                else:
+                    audio += int(getattr(stat, "packetsSent", 0) or 0)
+        return CallQuality(
+            rtt_ms=max(rtt) if rtt else None,
+            jitter_ms=max(jitter) if jitter else None,
+            packets_lost=lost,
+            video_frames_sent=frames,
+            audio_packets_sent=audio,
+        )
+
+    async def close(self) -> None:
+        for track in (self.camera, self.screen, self.microphone):
+            if track is not None:
+                track.stop()
+        await self._sink.stop()
+        await self.pc.close()

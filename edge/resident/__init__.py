@@ -1,0 +1,1 @@
+"""The resident screen: a local web page the kiosk's Chromium shows full-screen."""
