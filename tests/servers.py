@@ -208,3 +208,51 @@ def start_victoria_metrics(directory: Path) -> VictoriaMetrics:
     except VictoriaMetricsNotFoundError as exc:
         raise MissingServerError(str(exc)) from exc
     return server
+
+
+class Xvfb:
+    """A real X server in memory: the kiosk's display for Chromium and the screen track."""
+
+    def __init__(self, width: int = 1280, height: int = 800) -> None:
+        self._size = f"{width}x{height}x24"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.display = ""
+
+    def start(self) -> None:
+        executable = shutil.which("Xvfb")
+        if executable is None:
+            raise MissingServerError(
+                "Xvfb is not installed: run `make setup` (Debian package xvfb)"
+            )
+        read_fd, write_fd = os.pipe()
+        self._process = subprocess.Popen(
+            [
+                executable,
+                "-displayfd",
+                str(write_fd),
+                "-screen",
+                "0",
+                self._size,
+                "-nolisten",
+                "tcp",
+            ],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        with os.fdopen(read_fd) as reader:
+            number = reader.readline().strip()
+        if not number:
+            self.stop()
+            raise MissingServerError("Xvfb did not report its display number")
+        self.display = f":{number}"
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+            self._process = None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
@@ -68,7 +69,10 @@ class KioskPeer:
                     credential=server.credential,
                 )
                 for server in ice_servers
-            ]
+            ],
+            # One transport for every track: with "balanced", aiortc gives each video track
+            # its own transport and a browser answering with BUNDLE never starts the second.
+            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
         )
         self.pc = RTCPeerConnection(configuration)
         self.camera, self.screen, self.microphone = camera, screen, microphone
@@ -77,14 +81,15 @@ class KioskPeer:
         self._sink = MediaBlackhole()  # received tracks must be consumed or frames pile up
         self.received: list[str] = []
         self._tasks: set[asyncio.Future[None]] = set()
-        self.channel: RTCDataChannel = self.pc.createDataChannel(DATA_CHANNEL_LABEL)
-        self.channel.on("message", self._on_message)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_state)
         self.pc.addTrack(microphone)
         self.pc.addTrack(camera)
         if screen is not None:
             self.pc.addTrack(screen)
+        # After the tracks, so that the data channel rides the same (first) transport.
+        self.channel: RTCDataChannel = self.pc.createDataChannel(DATA_CHANNEL_LABEL)
+        self.channel.on("message", self._on_message)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         self.received.append(track.kind)

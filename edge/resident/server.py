@@ -55,6 +55,7 @@ class ResidentScreen:
         self._controller = controller
         self._host, self.port = host, port
         self._runner: web.AppRunner | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
 
     @property
     def url(self) -> str:
@@ -71,13 +72,16 @@ class ResidentScreen:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self.port)
+        site = web.TCPSite(self._runner, self._host, self.port, shutdown_timeout=2.0)
         await site.start()
         if self.port == 0:
             self.port = int(self._runner.addresses[0][1])
         log.info("resident_screen_listening", url=self.url)
 
     async def stop(self) -> None:
+        # The kiosk's browser keeps its socket open: close it, or shutdown waits for it.
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -100,9 +104,10 @@ class ResidentScreen:
             raise web.HTTPForbidden(text="origin not allowed")
         socket = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_ACTION_BYTES)
         await socket.prepare(request)
+        self._sockets.add(socket)
         with self._controller.watch() as views:
             await socket.send_json(self._controller.view.as_json())
-            pusher = request.app.loop.create_task(self._push(socket, views))
+            pusher = asyncio.create_task(self._push(socket, views))
             try:
                 async for message in socket:
                     if message.type != WSMsgType.TEXT:
@@ -110,6 +115,7 @@ class ResidentScreen:
                     await self._action(message.data)
             finally:
                 pusher.cancel()
+                self._sockets.discard(socket)
         return socket
 
     async def _push(self, socket: web.WebSocketResponse, views: asyncio.Queue[View]) -> None:
