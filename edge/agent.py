@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import platform
 import signal
 from collections.abc import Coroutine
@@ -29,6 +28,7 @@ from edge.settings import EdgeSettings
 from edge.store import DiskQueue
 from edge.telemetry.host import HostSampler
 from edge.telemetry.network import clock_synchronized, default_route_interface, link_type
+from protocol.aio import wait_event
 from protocol.v1 import (
     CallMessage,
     CommandMessage,
@@ -264,10 +264,7 @@ class KioskAgent:
             except Exception:
                 log.exception("telemetry_failed")
             self._interval_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._interval_changed.wait(), timeout=self.config.telemetry_interval_s
-                )
+            await wait_event(self._interval_changed, self.config.telemetry_interval_s)
 
     async def run(self) -> None:
         """Run until `stop()` (or SIGTERM/SIGINT when installed by `run_forever`)."""

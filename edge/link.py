@@ -8,7 +8,6 @@ live kiosk. Outgoing messages wait in the outbox until the broker acknowledges t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from edge.counters import Counters
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
 from edge.telemetry.network import RoundTrips, clock_synchronized
+from protocol.aio import wait_event
 from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
 from protocol.transport import client_tls_context, payload_bytes
@@ -97,8 +97,7 @@ class KioskLink:
                 return
             delay = backoff.next_delay()
             log.info("reconnecting", in_s=round(delay, 2))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            await wait_event(self._stopping, delay)
 
     @property
     def cloud_online(self) -> bool:

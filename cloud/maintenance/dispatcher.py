@@ -8,7 +8,6 @@ expiry interval, so the broker drops a command that could no longer be run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.fleet.consumer import BrokerUnavailableError, FleetConsumer, cloud_seq
 from cloud.maintenance import service
+from protocol.aio import wait_event
 from protocol.v1 import TopicKind, encode, topic
 
 log = structlog.get_logger("cloud.maintenance")
@@ -44,8 +44,7 @@ class CommandDispatcher:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            await wait_event(self._wake, self._interval_s)
             self._wake.clear()
             try:
                 if self._link.connected.is_set():

@@ -37,6 +37,7 @@ from cloud.routing.signaling import (
     RecordOutcome,
     SetPresence,
 )
+from protocol.aio import wait_event
 from protocol.v1.codec import describe_validation_error
 
 log = structlog.get_logger("cloud.console")
@@ -117,8 +118,7 @@ class OperatorConsole:
                 if text != self._last_sent:
                     await self._ws.send_text(text)
                     self._last_sent = text
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), self._router.settings.tick_s)
+                await wait_event(changed, self._router.settings.tick_s)
 
     async def snapshot(self, db: AsyncSession) -> dict[str, Any]:
         presence = await service.presence_of(db=db, user_id=self._user.id)

@@ -9,7 +9,6 @@ enter here too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from cloud.routing import service
 from cloud.routing.hub import RoutingHub
 from cloud.routing.publisher import CallPublisher
 from cloud.settings import CallSettings
+from protocol.aio import wait_event
 from protocol.v1 import CallMessage
 
 log = structlog.get_logger("cloud.routing")
@@ -112,8 +112,7 @@ class CallRouter:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.tick_s)
+            await wait_event(self._wake, self.settings.tick_s)
             self._wake.clear()
             try:
                 await self.route_once()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import time
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from protocol.aio import wait_event
 
 
 def queued_telemetry(state_dir: Path) -> int:
@@ -100,8 +101,7 @@ def simulate(
         await fleet.start(ramp_s=ramp)
         if seconds > 0:
             remaining = seconds - (time.monotonic() - started)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, remaining))
+            await wait_event(stop, max(0.0, remaining))
         else:
             await stop.wait()
         connected = fleet.connected()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,28 @@ async def _running_cloud(settings: CloudSettings) -> AsyncIterator[Cloud]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Cloud(app=app, client=client, make_user=make_user)
+
+
+@asynccontextmanager
+async def serving(cloud: Cloud) -> AsyncIterator[str]:
+    """The app behind a real HTTP server (uvicorn) on a free port: WebSockets and browsers."""
+    import uvicorn
+
+    from madoguchi.demo import EmbeddedServer
+    from madoguchi.mosquitto import free_port
+
+    port = free_port()
+    server = EmbeddedServer(
+        uvicorn.Config(cloud.app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @pytest.fixture

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select, text
 
@@ -25,9 +22,7 @@ from cloud.db.base import Base
 from cloud.db.engine import transaction
 from cloud.routing.models import CallRecord
 from edge.agent import KioskAgent
-from madoguchi.demo import EmbeddedServer
-from madoguchi.mosquitto import free_port
-from tests.cloud.conftest import PASSWORD, Cloud
+from tests.cloud.conftest import PASSWORD, Cloud, serving
 from tests.edge.helpers import edge_settings
 from tests.servers import Broker, Xvfb
 
@@ -36,22 +31,6 @@ OPERATOR_NAME = "山田 花子"
 # it may travel in the encrypted call and nowhere else.
 CANARY_NAME = "番号 太郎"
 CANARY_NUMBER = "123456789018"
-
-
-@asynccontextmanager
-async def serving(cloud: Cloud) -> AsyncIterator[str]:
-    port = free_port()
-    server = EmbeddedServer(
-        uvicorn.Config(cloud.app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def operator_console(browser: Browser, base_url: str, username: str) -> Page:
@@ -132,7 +111,8 @@ async def test_resident_calls_and_operator_answers_with_video_both_ways(
     )
     running = asyncio.create_task(agent.run())
     try:
-        async with serving(broker_cloud) as base_url:
+        async with serving(broker_cloud) as address:
+            base_url = f"http://{address}"
             await asyncio.wait_for(agent.link.connected.wait(), 15)
             assert agent.resident_screen is not None
             kiosk = await kiosk_browser.new_page()

@@ -1,0 +1,21 @@
+"""Asyncio helpers shared by the edge and the cloud."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait for `event` at most `seconds`; True if it was set.
+
+    Not `wait_for` + `suppress(TimeoutError)`: on Python 3.11 a cancellation that arrives
+    as the timeout expires comes out of `wait_for` as TimeoutError, the suppress swallows
+    it, and the task loops on forever instead of stopping. `asyncio.timeout` keeps the two
+    apart.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
