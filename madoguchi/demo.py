@@ -41,12 +41,16 @@ log = structlog.get_logger("demo")
 DEMO_SITE = "city-hall"
 DEMO_KIOSKS = ("city-hall-01", "city-hall-02")
 DEMO_ADMIN = "demo-admin"
+DEMO_OPERATOR = "demo-operator"
+DEMO_OPERATOR_NAME = "デモ オペレーター"
+RESIDENT_PORTS = (8081, 8082)
 
 
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
     password: str
+    operator_password: str
 
 
 def port_is_free(port: int) -> bool:
@@ -61,13 +65,23 @@ def port_is_free(port: int) -> bool:
 def demo_login(state_dir: Path) -> DemoLogin:
     """The demo administrator: a random password made on the first run, kept 0600."""
     path = state_dir / "demo-login.json"
-    if path.exists():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return DemoLogin(data["username"], data["password"])
-    login = DemoLogin(DEMO_ADMIN, secrets.token_urlsafe(12))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"username": login.username, "password": login.password}, handle)
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    login = DemoLogin(
+        DEMO_ADMIN,
+        data.get("password") or secrets.token_urlsafe(12),
+        data.get("operator_password") or secrets.token_urlsafe(12),
+    )
+    if data.get("operator_password") != login.operator_password:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(
+                {
+                    "username": login.username,
+                    "password": login.password,
+                    "operator_password": login.operator_password,
+                },
+                handle,
+            )
     return login
 
 
@@ -85,7 +99,9 @@ def start_broker(state_dir: Path, ca: FleetCA, preferred_port: int) -> Mosquitto
     return broker
 
 
-def kiosk_settings(state_dir: Path, ca: FleetCA, kiosk_id: str, broker_port: int) -> EdgeSettings:
+def kiosk_settings(
+    state_dir: Path, ca: FleetCA, kiosk_id: str, broker_port: int, resident_port: int = 0
+) -> EdgeSettings:
     issued = ca.issue_kiosk(kiosk_id, state_dir / "kiosks" / kiosk_id)
     return EdgeSettings(
         kiosk_id=kiosk_id,
@@ -99,6 +115,11 @@ def kiosk_settings(state_dir: Path, ca: FleetCA, kiosk_id: str, broker_port: int
         telemetry_interval_s=5.0,
         state_dir=state_dir / "kiosks" / kiosk_id,
         clock_sync_wait_s=0,  # simulated kiosks on this host share its clock
+        resident_port=resident_port,
+        camera="test-pattern",
+        # With an X display the operator sees the real screen; without one, a test pattern.
+        screen_capture="x11" if os.environ.get("DISPLAY") else "test-pattern",
+        microphone="tone",
     )
 
 
@@ -145,6 +166,13 @@ async def prepare_login(app: FastAPI, settings: CloudSettings, login: DemoLogin)
             role=Role.ADMIN,
             display_name="デモ管理者",
         )
+        await ensure_user(
+            db=db,
+            username=DEMO_OPERATOR,
+            password=login.operator_password,
+            role=Role.OPERATOR,
+            display_name=DEMO_OPERATOR_NAME,
+        )
         token, _ = await issue_token(db=db, user=user, ttl=settings.token_ttl)
     return save_credentials(Credentials(f"http://127.0.0.1:{settings.http_port}", token))
 
@@ -172,13 +200,31 @@ async def run(state_dir: Path, *, http_port: int, broker_port: int) -> None:
             await asyncio.sleep(0.05)
         login = demo_login(state_dir)
         credentials_file = await prepare_login(app, settings, login)
-        agents = [KioskAgent(kiosk_settings(state_dir, ca, k, broker.port)) for k in DEMO_KIOSKS]
+        agents = [
+            KioskAgent(
+                kiosk_settings(
+                    state_dir, ca, kiosk_id, broker.port, port if port_is_free(port) else 0
+                )
+            )
+            for kiosk_id, port in zip(DEMO_KIOSKS, RESIDENT_PORTS, strict=True)
+        ]
         kiosks = asyncio.gather(*(agent.run() for agent in agents))
+        for _ in range(200):  # free ports are known once the screens listen
+            if all(a.resident_screen is None or a.resident_screen.port for a in agents):
+                break
+            await asyncio.sleep(0.05)
         print(
             BANNER.format(
                 url=f"http://127.0.0.1:{http_port}/",
                 user=login.username,
                 password=login.password,
+                operator=DEMO_OPERATOR,
+                operator_password=login.operator_password,
+                residents="\n                 ".join(
+                    f"{agent.settings.kiosk_id}: {agent.resident_screen.url}"
+                    for agent in agents
+                    if agent.resident_screen is not None
+                ),
                 broker=broker.port,
                 kiosks=", ".join(DEMO_KIOSKS),
                 credentials=credentials_file,
@@ -203,7 +249,11 @@ async def run(state_dir: Path, *, http_port: int, broker_port: int) -> None:
 BANNER = """
 madoguchi demo is running
   control plane  {url}
-  log in as      {user} / {password}
+  log in as      {user} / {password}   (administrator)
+  operator       {operator} / {operator_password}   (console: {url}operator)
+  resident       {residents}
+                 (open one in another window, touch はじめる → 同意して進む → 通話する,
+                  then answer from the operator console)
   broker         mqtts://localhost:{broker} (client certificates, generated ACL)
   kiosks         {kiosks} (site city-hall, simulated peripherals)
   CLI            madoguchi kiosks list --json   (token saved in {credentials})

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 from madoguchi.mosquitto import free_port
 
@@ -62,6 +65,14 @@ def test_demo_runs_two_kiosks_listed_online_by_the_cli(tmp_path: Path) -> None:
             banner += line
         assert f"http://127.0.0.1:{http_port}/" in banner
         assert "demo-admin" in banner
+        assert "demo-operator" in banner
+        # Each kiosk serves its resident screen on loopback, in Japanese by default.
+        resident_urls = re.findall(r"city-hall-0[12]: (http://127\.0\.0\.1:\d+/)", banner)
+        assert len(resident_urls) == 2
+        for url in resident_urls:
+            page = httpx.get(url, timeout=10)
+            assert page.status_code == 200 and 'lang="ja"' in page.text
+            assert "script-src 'self'" in page.headers["content-security-policy"]
         kiosks: list[dict[str, object]] = []
         while time.monotonic() < deadline:
             kiosks = _kiosks(env)

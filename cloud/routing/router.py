@@ -12,6 +12,7 @@ import asyncio
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -28,6 +29,8 @@ from protocol.aio import wait_event
 from protocol.v1 import CallMessage
 
 log = structlog.get_logger("cloud.routing")
+
+HANDLE_TIME_REFRESH_S = 30.0  # the expected wait uses the average of recent calls
 
 
 class CallRouter:
@@ -47,7 +50,12 @@ class CallRouter:
         self._opening_hours = opening_hours
         self._wake = asyncio.Event()
         self._last_staffing_check = 0.0
+        self._last_sweep = 0.0
+        self._handle_time: tuple[float, float] = (0.0, 0.0)  # (measured at, seconds)
         self.passes = 0
+        self.rings_total = 0
+        # Called after each pass's commit with every ring it made (benchmarks, metrics).
+        self.on_ring: Callable[[service.Ring], None] | None = None
 
     @property
     def stale_after(self) -> timedelta:
@@ -122,13 +130,20 @@ class CallRouter:
 
     async def route_once(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
+        # Dead consoles and unanswered rings are swept once per tick, not on every wake-up:
+        # a burst of requests then costs one assignment pass each, nothing more.
+        sweep = time.monotonic() - self._last_sweep >= self.settings.tick_s
+        ended: list[service.Ended] = []
+        missed: list[service.Ring] = []
         async with self._sessions() as db, db.begin():
-            ended = await service.release_stale_operators(
-                db=db, now=now, stale_after=self.stale_after
-            )
-            missed = await service.expire_rings(
-                db=db, now=now, ring_timeout=timedelta(seconds=self.settings.ring_timeout_s)
-            )
+            if sweep:
+                self._last_sweep = time.monotonic()
+                ended = await service.release_stale_operators(
+                    db=db, now=now, stale_after=self.stale_after
+                )
+                missed = await service.expire_rings(
+                    db=db, now=now, ring_timeout=timedelta(seconds=self.settings.ring_timeout_s)
+                )
             rings = await service.assign(db=db, now=now, stale_after=self.stale_after)
         self.passes += 1
         for end in ended:
@@ -137,6 +152,9 @@ class CallRouter:
             log.info("ring_missed", call_id=ring.call_id, operator_id=ring.operator_id)
         for ring in rings:
             log.info("ringing", call_id=ring.call_id, operator_id=ring.operator_id)
+            self.rings_total += 1
+            if self.on_ring is not None:
+                self.on_ring(ring)
         if ended or missed or rings:
             self.hub.notify()
         await self._announce(now)
@@ -151,12 +169,16 @@ class CallRouter:
             waiting = await service.waiting_calls(db=db)
             if not waiting:
                 return
-            handle_s = await service.average_handle_time_s(db=db)
+            measured_at, handle_s = self._handle_time
+            if time.monotonic() - measured_at > HANDLE_TIME_REFRESH_S:
+                handle_s = await service.average_handle_time_s(db=db)
+                self._handle_time = (time.monotonic(), handle_s)
             staffed = await service.staffed_operators(db=db, now=now, stale_after=self.stale_after)
             announce = [
                 w
                 for w in waiting
                 if w.state == "queued"
+                and w.announced_position != w.position
                 and await service.claim_announcement(db=db, call_id=w.call_id, position=w.position)
             ]
             per_site = Counter(w.site_id for w in waiting)

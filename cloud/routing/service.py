@@ -435,6 +435,7 @@ class Waiting:
     position: int
     requested_at: datetime
     support_requested: bool
+    announced_position: int | None = None
 
 
 async def waiting_calls(*, db: AsyncSession) -> list[Waiting]:

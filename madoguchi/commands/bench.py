@@ -29,3 +29,49 @@ def fleet(
 
     configure_logging(level="WARNING")
     typer.echo(asyncio.run(run(kiosks, seconds, ramp=ramp)).report())
+
+
+@app.command("routing")
+def routing(
+    kiosks: int = typer.Option(1000, min=1, max=100_000, help="Call requests (one per kiosk)"),
+    operators: int = typer.Option(50, min=1, max=5000, help="Operators taking calls"),
+    rate: float = typer.Option(100.0, min=1, help="Requests per second"),
+    handle: float = typer.Option(0.2, min=0, help="Seconds each call takes"),
+    database_url: str = typer.Option(
+        None, help="PostgreSQL URL (postgresql+asyncpg://…); default a temporary SQLite"
+    ),
+) -> None:
+    """Call request → operator ringing through the database router, against a naive
+    in-memory queue on the same arrivals."""
+    import asyncio
+
+    from bench.routing import run
+    from madoguchi.logs import configure_logging
+
+    configure_logging(level="WARNING")
+    result = asyncio.run(
+        run(
+            kiosks=kiosks,
+            operators=operators,
+            rate=rate,
+            handle_s=handle,
+            database_url=database_url,
+        )
+    )
+    typer.echo(result.report())
+
+
+@app.command("call")
+def call(
+    calls: int = typer.Option(3, min=1, max=50, help="Calls set up one after another"),
+    frames: int = typer.Option(150, min=10, help="Camera frames read back per call"),
+) -> None:
+    """Accept → first frame, glass-to-glass latency and kiosk CPU, against aiortc's plain
+    loopback."""
+    import asyncio
+
+    from bench.call import run
+    from madoguchi.logs import configure_logging
+
+    configure_logging(level="WARNING")
+    typer.echo(asyncio.run(run(calls=calls, frames=frames)).report())
