@@ -12,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 const madoguchi = (window.madoguchi = {
   socket: null, iceServers: [], state: null, pc: null, channel: null,
   localStream: null, answered: new Set(), callId: null, results: [],
+  timeline: {},  // performance.now() marks of the last call's set-up (for the call benchmark)
 });
 
 function send(message) {
@@ -41,6 +42,7 @@ function waitForGathering(pc, timeoutMs) {
 }
 
 async function answer(call) {
+  madoguchi.timeline.offer = performance.now();
   madoguchi.answered.add(call.call_id);
   closePeer();
   const pc = new RTCPeerConnection({ iceServers: madoguchi.iceServers });
@@ -57,17 +59,25 @@ async function answer(call) {
       .map((t) => Number(t.mid)).sort((a, b) => a - b);
     const target = mid === videos[0] ? "resident-camera" : "kiosk-screen";
     $(target).srcObject = new MediaStream([event.track]);
+    if (target === "resident-camera") {
+      $(target).requestVideoFrameCallback(() => { madoguchi.timeline.firstFrame = performance.now(); });
+    }
   };
   pc.ondatachannel = (event) => {
     madoguchi.channel = event.channel;
     event.channel.onmessage = (message) => madoguchi.results.push(JSON.parse(message.data));
   };
-  pc.onconnectionstatechange = () => { $("call-state").textContent = pc.connectionState; };
+  pc.onconnectionstatechange = () => {
+    $("call-state").textContent = pc.connectionState;
+    if (pc.connectionState === "connected") madoguchi.timeline.connected = performance.now();
+  };
   await pc.setRemoteDescription({ type: "offer", sdp: call.offer });
   const stream = await localMedia();
   for (const track of stream.getTracks()) pc.addTrack(track, stream);
   await pc.setLocalDescription(await pc.createAnswer());
+  madoguchi.timeline.answerCreated = performance.now();
   await waitForGathering(pc, 3000);
+  madoguchi.timeline.answerSent = performance.now();
   send({ type: "answer", call_id: call.call_id, sdp: pc.localDescription.sdp });
 }
 
@@ -100,7 +110,10 @@ function renderQueue(state) {
       button.type = "button";
       button.textContent = "応答";
       button.className = item.ringing_here ? "ringing" : "";
-      button.addEventListener("click", () => send({ type: "accept", call_id: item.call_id }));
+      button.addEventListener("click", () => {
+        madoguchi.timeline = { accepted: performance.now() };
+        send({ type: "accept", call_id: item.call_id });
+      });
       cell.append(button);
     }
   }
