@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 import uvicorn
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
 from cloud.app import create_app
 from cloud.auth.models import Role
@@ -73,6 +73,17 @@ class CallResult:
             f"aiortc plain loopback {self.loopback_cpu:5.1f} % → ratio {ratio:.2f}x\n"
             f"  set-up marks after accept (ms, console clock): {self.marks[-1]}"
         )
+
+
+async def _first_frame_timeline(console: Page) -> dict[str, float]:
+    """The console's set-up marks once the first camera frame was shown (polled: the page's
+    CSP forbids the string eval behind Playwright's wait_for_function)."""
+    async with asyncio.timeout(30):
+        while True:
+            timeline: dict[str, float] = await console.evaluate("window.madoguchi.timeline")
+            if "firstFrame" in timeline:
+                return timeline
+            await asyncio.sleep(0.05)
 
 
 def _pct(ordered: list[float], q: float) -> float:
@@ -192,12 +203,7 @@ async def run(*, calls: int = 3, frames: int = 150, cpu_seconds: float = 10.0) -
                     await answer.wait_for(timeout=30_000)
                     await answer.click()
                     # From the click to the first camera frame shown, on the console's clock.
-                    # (polled: the page's CSP forbids wait_for_function's string eval)
-                    async with asyncio.timeout(30):
-                        while "firstFrame" not in (
-                            timeline := await console.evaluate("window.madoguchi.timeline")
-                        ):
-                            await asyncio.sleep(0.05)  # noqa: ASYNC110 - a page, not an Event
+                    timeline = await _first_frame_timeline(console)
                     marks.append({k: round(v - timeline["accepted"]) for k, v in timeline.items()})
                     setup_ms.append(timeline["firstFrame"] - timeline["accepted"])
                     await asyncio.sleep(1)
