@@ -169,6 +169,7 @@ class KioskAgent:
                 ),
                 "outbox_depth": len(self.outbox),
                 "agent_version": self._versions[0],
+                "call": self.calls.quality,
             },
             strict=False,
         )

@@ -48,6 +48,9 @@ def telemetry_point(message: TelemetryMessage, *, site_id: str) -> Point:
             point = point.field("broker_rtt_ms", message.network.broker_rtt_ms)
         if message.network.clock_synchronized is not None:
             point = point.field("clock_synchronized", int(message.network.clock_synchronized))
+    if message.call is not None:
+        for name, value in message.call.model_dump(exclude_none=True).items():
+            point = point.field(f"call_{name}", float(value))
     for peripheral in message.peripherals:
         point = point.field(
             metrics.peripheral_ok_field(peripheral.name), int(peripheral.status == "ok")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -21,8 +22,9 @@ from typing import Any, Protocol
 import structlog
 
 from edge.media.peer import KioskPeer
+from edge.media.quality import QualityGovernor
 from edge.session import ResidentSession
-from protocol.v1 import CallMessage, IceServer
+from protocol.v1 import CallMessage, CallQuality, IceServer
 from protocol.v1.datachannel import ClearScreen, OperatorAction, ShowReferral
 from protocol.v1.messages import Language
 
@@ -80,6 +82,7 @@ class Timeouts:
     connecting_s: float = 30.0  # assigned but no answer: give up
     ended_screen_s: float = 20.0  # then back to welcome
     idle_s: float = 120.0  # a screen left untouched returns to welcome
+    quality_s: float = 2.0  # call statistics sampled this often
 
 
 @dataclass
@@ -110,6 +113,7 @@ class CallController:
         self._timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
         self._ended_calls: set[uuid.UUID] = set()
+        self.quality: CallQuality | None = None  # the call in progress, for telemetry
 
     # --- the view ----------------------------------------------------------------------------
 
@@ -244,6 +248,7 @@ class CallController:
         elif action == "answer" and call.peer is not None and message.sdp:
             await call.peer.accept_answer(message.sdp)
             self._show(screen=Screen.IN_CALL)
+            self._spawn(self._watch_quality(call.peer))
         elif action == "ended":
             await self._finish(message.reason or "completed")
 
@@ -264,6 +269,21 @@ class CallController:
             return
         if not self._send("offer", call.call_id, sdp=offer):
             await self._finish("network")
+
+    async def _watch_quality(self, peer: KioskPeer) -> None:
+        """Sample the call's statistics; on a weak link lower the video, never the audio."""
+        governor = QualityGovernor()
+        while True:
+            await asyncio.sleep(self._timeouts.quality_s)
+            try:
+                stats = await peer.stats()
+            except Exception:  # the call is closing
+                return
+            self.quality = governor.observe(stats, time.monotonic())
+            limit = governor.limit
+            for track in (peer.camera, peer.screen):
+                if track is not None:
+                    track.max_fps, track.scale = limit.max_fps, limit.scale
 
     async def _give_up_connecting(self) -> None:
         async with self._lock:
@@ -300,6 +320,7 @@ class CallController:
                     await call.peer.close()
             log.info("call_finished", call_id=str(call.call_id), reason=reason)
         self._session.end()
+        self.quality = None
         referral = self._view.referral_counter if self._view.screen == Screen.REFERRAL else None
         self._show(screen=show, **{**_CLEARED, "end_reason": reason, "referral_counter": referral})
 

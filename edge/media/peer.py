@@ -37,16 +37,19 @@ from protocol.v1.datachannel import (
 
 log = structlog.get_logger("edge.media")
 
+# RTP clock rates: VP8/H.264 video, Opus audio (what a browser and aiortc agree on first).
+CLOCK_RATES = {"video": 90_000, "audio": 48_000}
+
 
 @dataclass(frozen=True, slots=True)
-class CallQuality:
-    """From aiortc's statistics: what the call-quality telemetry and adaptation use."""
+class PeerStats:
+    """Cumulative counters from aiortc's statistics at one moment."""
 
     rtt_ms: float | None
     jitter_ms: float | None
     packets_lost: int
-    video_frames_sent: int
-    audio_packets_sent: int
+    packets_sent: int
+    camera_frames_sent: int
 
 
 class KioskPeer:
@@ -129,31 +132,31 @@ class KioskPeer:
     async def accept_answer(self, sdp: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
-    async def quality(self) -> CallQuality:
+    async def stats(self) -> PeerStats:
+        """RTT, jitter and losses as the operator's browser reports them (RTCP receiver
+        reports, `remote-inbound-rtp`), and what this side sent."""
         report = await self.pc.getStats()
         rtt: list[float] = []
         jitter: list[float] = []
-        lost = 0
-        frames = audio = 0
+        lost = sent = 0
         for stat in report.values():
             kind = getattr(stat, "type", "")
             if kind == "remote-inbound-rtp":
                 if getattr(stat, "roundTripTime", None) is not None:
                     rtt.append(stat.roundTripTime * 1000)
                 if getattr(stat, "jitter", None) is not None:
-                    jitter.append(stat.jitter * 1000)
-                lost += int(getattr(stat, "packetsLost", 0) or 0)
+                    # aiortc reports the RTCP jitter in RTP timestamp units, not seconds.
+                    rate = CLOCK_RATES.get(getattr(stat, "kind", ""), 90_000)
+                    jitter.append(stat.jitter / rate * 1000)
+                lost += max(0, int(getattr(stat, "packetsLost", 0) or 0))
             elif kind == "outbound-rtp":
-                if stat.kind == "video":
-                    frames += int(getattr(stat, "packetsSent", 0) or 0)
-                else:
-                    audio += int(getattr(stat, "packetsSent", 0) or 0)
-        return CallQuality(
+                sent += int(getattr(stat, "packetsSent", 0) or 0)
+        return PeerStats(
             rtt_ms=max(rtt) if rtt else None,
             jitter_ms=max(jitter) if jitter else None,
             packets_lost=lost,
-            video_frames_sent=frames,
-            audio_packets_sent=audio,
+            packets_sent=sent,
+            camera_frames_sent=self.camera.frames_sent,
         )
 
     async def close(self) -> None:

@@ -37,6 +37,10 @@ class LatestFrameTrack(MediaStreamTrack):
         self._started = 0.0
         self.frames_read = 0
         self.frames_sent = 0
+        # Lowered on a weak link (edge/media/quality.py): fewer and smaller frames.
+        self.max_fps = 30.0
+        self.scale = 1.0
+        self._last_sent_at = 0.0
 
     def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -72,11 +76,20 @@ class LatestFrameTrack(MediaStreamTrack):
             raise MediaStreamError
         if self._thread is None:
             self._start()
-        await self._fresh.wait()
-        self._fresh.clear()
-        frame = self._latest
-        if frame is None or self.readyState != "live":
-            raise MediaStreamError
+        while True:
+            await self._fresh.wait()
+            self._fresh.clear()
+            frame = self._latest
+            if frame is None or self.readyState != "live":
+                raise MediaStreamError
+            # Skip frames that come sooner than the frame-rate limit allows.
+            if time.monotonic() - self._last_sent_at >= 1.0 / self.max_fps * 0.9:
+                break
+        self._last_sent_at = time.monotonic()
+        if self.scale < 1.0:
+            width = max(2, int(frame.width * self.scale) // 2 * 2)
+            height = max(2, int(frame.height * self.scale) // 2 * 2)
+            frame = frame.reformat(width=width, height=height)
         frame.pts = int((time.monotonic() - self._started) / VIDEO_TIME_BASE)
         frame.time_base = VIDEO_TIME_BASE
         self.frames_sent += 1

@@ -4,6 +4,7 @@ from protocol.v1.codec import MAX_PAYLOAD_BYTES, decode, encode
 from protocol.v1.messages import (
     SCHEMA_VERSION,
     CallMessage,
+    CallQuality,
     CommandMessage,
     CommandResultMessage,
     ConfigMessage,
@@ -25,6 +26,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TOPIC_PREFIX",
     "CallMessage",
+    "CallQuality",
     "CommandMessage",
     "CommandResultMessage",
     "ConfigMessage",

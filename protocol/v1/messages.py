@@ -93,6 +93,18 @@ class NetworkHealth(StrictModel):
     clock_synchronized: bool | None = None
 
 
+class CallQuality(StrictModel):
+    """The call in progress, from aiortc's statistics (RTCP receiver reports)."""
+
+    rtt_ms: float | None = Field(None, ge=0)
+    jitter_ms: float | None = Field(None, ge=0)
+    loss_percent: float = Field(0.0, ge=0, le=100, description="Over the last interval")
+    video_fps: float = Field(0.0, ge=0, description="Camera frames sent per second")
+    video_level: int = Field(
+        0, ge=0, le=9, description="0 = full video; higher = lower resolution and frame rate"
+    )
+
+
 class TelemetryMessage(Envelope):
     type: Literal["telemetry"] = "telemetry"
     interval_s: float = Field(gt=0, le=3600)
@@ -101,6 +113,7 @@ class TelemetryMessage(Envelope):
     network: NetworkHealth | None = None
     outbox_depth: int = Field(0, ge=0, description="Messages waiting for the broker")
     agent_version: VersionText | None = None
+    call: CallQuality | None = Field(None, description="Present while a call is in progress")
 
 
 EventName = Literal[

@@ -149,6 +149,12 @@ async def test_resident_calls_and_operator_answers_with_video_both_ways(
             assert agent.calls.peer is not None
             assert sorted(agent.calls.peer.received) == ["audio", "video"]  # operator's media
             assert agent.session.active  # maintenance would wait for this resident
+            # Call quality is measured (and sent as telemetry); loopback needs no step-down.
+            async with asyncio.timeout(15):
+                while agent.calls.quality is None or agent.calls.quality.rtt_ms is None:
+                    await asyncio.sleep(0.2)
+            assert agent.calls.quality.video_level == 0
+            assert (await agent.telemetry()).call == agent.calls.quality
 
             # The operator shows the referral screen through the data channel.
             await console.get_by_role("button", name="案内画面を表示").click()
