@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.auth.models import StaffUser
-from cloud.routing import service
+from cloud.routing import guests, service
 from cloud.routing.models import CallRecord, CallState, Presence
 from cloud.routing.router import CallRouter
 from cloud.routing.signaling import (
@@ -32,7 +32,9 @@ from cloud.routing.signaling import (
     Accept,
     Answer,
     ConsoleMessage,
+    GuestOffer,
     HangUp,
+    Invite,
     Ping,
     RecordOutcome,
     SetPresence,
@@ -61,6 +63,7 @@ class OperatorConsole:
         self._sessions = sessions
         self._router = router
         self._last_sent: str | None = None
+        self._last_signal = 0  # the last guest signal relayed to this console
 
     async def run(self) -> None:
         _open_consoles[self._user.id] += 1
@@ -114,11 +117,27 @@ class OperatorConsole:
                         await service.heartbeat(db=db, user_id=self._user.id, now=now)
                         last_heartbeat = time.monotonic()
                     state = await self.snapshot(db)
+                    signals = await self._guest_signals(db, state)
                 text = json.dumps(state, ensure_ascii=False)
                 if text != self._last_sent:
                     await self._ws.send_text(text)
                     self._last_sent = text
+                for signal in signals:
+                    await self._ws.send_json(signal)
                 await wait_event(changed, self._router.settings.tick_s)
+
+    async def _guest_signals(self, db: AsyncSession, state: dict[str, Any]) -> list[dict[str, Any]]:
+        call = state.get("call")
+        if not call or call["state"] != CallState.CONNECTED:
+            return []
+        signals = await guests.signals_after(
+            db=db, call_id=call["call_id"], recipient="operator", after_id=self._last_signal
+        )
+        if signals:
+            self._last_signal = signals[-1].id
+        return [
+            {"type": "guest", "call_id": s.call_id, "kind": s.kind, "sdp": s.sdp} for s in signals
+        ]
 
     async def snapshot(self, db: AsyncSession) -> dict[str, Any]:
         presence = await service.presence_of(db=db, user_id=self._user.id)
@@ -209,6 +228,33 @@ class OperatorConsole:
             await self._router.publisher.send(
                 ended.kiosk_id, ended.call_id, "ended", reason=ended.reason
             )
+        elif isinstance(message, Invite):
+            async with self._sessions() as db, db.begin():
+                token, expires_at = await guests.create_invite(
+                    db=db, user=user, call_id=message.call_id, now=now
+                )
+            scheme = "https" if self._ws.url.scheme == "wss" else "http"
+            await self._ws.send_json(
+                {
+                    "type": "invite",
+                    "call_id": message.call_id,
+                    "url": f"{scheme}://{self._ws.headers.get('host', '')}/join/{token}",
+                    "expires_at": expires_at.isoformat(),
+                }
+            )
+        elif isinstance(message, GuestOffer):
+            async with self._sessions() as db, db.begin():
+                mine = await service.operator_call(db=db, user=user, call_id=message.call_id)
+                if mine is None or mine.state != CallState.CONNECTED:
+                    raise service.RoutingError("no call in progress to share with a guest")
+                await guests.post_signal(
+                    db=db,
+                    call_id=message.call_id,
+                    recipient="guest",
+                    kind="offer",
+                    sdp=message.sdp,
+                    now=now,
+                )
         elif isinstance(message, RecordOutcome):
             async with self._sessions() as db, db.begin():
                 await service.record_outcome(

@@ -134,3 +134,31 @@ class SupportCase(Base):
         ForeignKey("staff_user.id", ondelete="SET NULL")
     )
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CallInvite(Base):
+    """A single-use, time-limited link for a third party (interpreter, family member) to join
+    a call with audio and video only. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "call_invite"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(36), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CallSignal(Base):
+    """Signaling between the operator's console and a guest, relayed through the database so
+    the two sockets may be served by different replicas; deleted when the call ends."""
+
+    __tablename__ = "call_signal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(36), index=True)
+    recipient: Mapped[str] = mapped_column(String(16))  # operator | guest
+    kind: Mapped[str] = mapped_column(String(16))  # joined | offer | answer | left
+    sdp: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.audit import service as audit
@@ -19,6 +19,7 @@ from cloud.auth.models import StaffUser
 from cloud.routing.models import (
     ACTIVE_CALL_STATES,
     CallRecord,
+    CallSignal,
     CallState,
     NotCompletedReason,
     OperatorPresence,
@@ -287,6 +288,7 @@ async def _end(*, db: AsyncSession, call: CallRecord, reason: str, now: datetime
     operator_id = call.operator_id
     call.state, call.ended_at, call.end_reason = CallState.ENDED, now, reason
     call.kiosk_offer = None  # signaling is transient
+    await db.execute(delete(CallSignal).where(CallSignal.call_id == call.call_id))
     if operator_id is not None:
         presence = await db.get(OperatorPresence, operator_id, with_for_update=True)
         if presence is not None and presence.status in (Presence.RINGING, Presence.IN_CALL):

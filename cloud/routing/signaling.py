@@ -53,8 +53,33 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
+class Invite(_Message):
+    """Make a single-use link for a third party to join this call."""
+
+    type: Literal["invite"]
+    call_id: CallId
+
+
+class GuestOffer(_Message):
+    """The console's SDP offer to the guest who joined through an invite."""
+
+    type: Literal["guest_offer"]
+    call_id: CallId
+    sdp: SdpText
+
+
 ConsoleMessage = Annotated[
-    SetPresence | Accept | Answer | HangUp | RecordOutcome | Ping, Field(discriminator="type")
+    SetPresence | Accept | Answer | HangUp | RecordOutcome | Ping | Invite | GuestOffer,
+    Field(discriminator="type"),
 ]
+
+
+class GuestAnswer(_Message):
+    type: Literal["answer"]
+    sdp: SdpText
+
+
+GuestMessage = Annotated[GuestAnswer | Ping, Field(discriminator="type")]
+GUEST_MESSAGE: TypeAdapter[GuestMessage] = TypeAdapter(GuestMessage)
 CONSOLE_MESSAGE: TypeAdapter[ConsoleMessage] = TypeAdapter(ConsoleMessage)
 MAX_CONSOLE_MESSAGE_BYTES = 40_000

@@ -14,8 +14,9 @@ from cloud.audit import service as audit
 from cloud.auth.models import Role, StaffUser
 from cloud.auth.service import user_for_token
 from cloud.deps import SESSION_COOKIE, DbSession, require_roles
-from cloud.routing import service
+from cloud.routing import guests, service
 from cloud.routing.console import OperatorConsole
+from cloud.routing.guest_socket import GuestSession
 from cloud.routing.models import CallRecord, NotCompletedReason, Outcome, Procedure, SupportCase
 
 router = APIRouter(tags=["calls"])
@@ -71,6 +72,25 @@ async def operator_console(websocket: WebSocket) -> None:
         websocket=websocket, user=user, sessions=sessions, router=websocket.app.state.router
     )
     await console.run()
+
+
+@router.websocket("/ws/guest/{token}")
+async def guest_socket(websocket: WebSocket, token: str) -> None:
+    """A third party invited into a call: the invite token is the credential, valid once."""
+    if not _same_origin(websocket):
+        await websocket.close(code=CLOSE_FORBIDDEN, reason="origin not allowed")
+        return
+    sessions = websocket.app.state.sessions
+    async with sessions() as db, db.begin():
+        call_id = await guests.redeem_invite(db=db, token=token[:128], now=datetime.now(UTC))
+    if call_id is None:
+        await websocket.close(code=CLOSE_FORBIDDEN, reason="the invitation is used or expired")
+        return
+    await websocket.accept()
+    session = GuestSession(
+        websocket=websocket, call_id=call_id, sessions=sessions, router=websocket.app.state.router
+    )
+    await session.run()
 
 
 class CallView(BaseModel):

@@ -126,3 +126,10 @@ async def support_page(request: Request, db: DbSession) -> Response:
     if user.role not in ("support", "admin"):
         return Response("支援員のページです。", status_code=403)
     return templates.TemplateResponse(request, "support.html", _page_user_context(user))
+
+
+@router.get("/join/{token}", response_class=HTMLResponse)
+async def guest_page(request: Request, token: str) -> Response:
+    """The invited third party's page. No log-in: the link's token is checked, once, by the
+    page's WebSocket; this page holds nothing but the player."""
+    return templates.TemplateResponse(request, "guest.html", {"user": None})

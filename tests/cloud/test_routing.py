@@ -248,3 +248,36 @@ async def test_waiting_calls_survive_a_control_plane_restart(tmp_path: Path) -> 
         waiting = await service.waiting_calls(db=db)
     assert [w.call_id for w in waiting] == ids
     assert [w.position for w in waiting] == [1, 2, 3]
+
+
+async def test_an_invite_works_once_within_its_time_and_call(cloud: Cloud) -> None:
+    from cloud.routing import guests
+
+    user = await operator(cloud, "op-invite", available_at=T0)
+    other = await operator(cloud, "op-nosy", available_at=T0)
+    call_id = await queue_call(cloud, "k-invite", T0)
+    async with transaction(cloud.app.state.sessions) as db:
+        with pytest.raises(service.RoutingError):  # not connected yet
+            await guests.create_invite(db=db, user=user, call_id=call_id, now=T0)
+    async with transaction(cloud.app.state.sessions) as db:
+        await service.accept(db=db, user=user, call_id=call_id, now=T0)
+    async with transaction(cloud.app.state.sessions) as db:
+        with pytest.raises(service.RoutingError):  # another operator's call
+            await guests.create_invite(db=db, user=other, call_id=call_id, now=T0)
+    async with transaction(cloud.app.state.sessions) as db:
+        token, expires = await guests.create_invite(db=db, user=user, call_id=call_id, now=T0)
+        late, _ = await guests.create_invite(db=db, user=user, call_id=call_id, now=T0)
+        unused, _ = await guests.create_invite(db=db, user=user, call_id=call_id, now=T0)
+    assert expires == T0 + guests.INVITE_TTL
+    async with transaction(cloud.app.state.sessions) as db:
+        assert await guests.redeem_invite(db=db, token=token, now=T0) == call_id
+        assert await guests.redeem_invite(db=db, token=token, now=T0) is None  # used
+        assert await guests.redeem_invite(db=db, token="forged", now=T0) is None
+        too_late = T0 + guests.INVITE_TTL + timedelta(seconds=1)
+        assert await guests.redeem_invite(db=db, token=late, now=too_late) is None
+        stored = await db.scalar(select(guests.CallInvite.token_hash).limit(1))
+        assert stored is not None and token not in stored  # only the hash is kept
+    async with transaction(cloud.app.state.sessions) as db:
+        await service.hang_up(db=db, user=user, call_id=call_id, now=T0)
+    async with transaction(cloud.app.state.sessions) as db:
+        assert await guests.redeem_invite(db=db, token=unused, now=T0) is None  # call ended

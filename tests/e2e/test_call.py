@@ -70,6 +70,25 @@ async def wait_for_media(page: Page, *, frames: int = 15, timeout_s: float = 30)
         await asyncio.sleep(0.5)
 
 
+async def wait_for_guest_media(page: Page, timeout_s: float = 30) -> dict[str, Any]:
+    """The guest decodes the operator's and the resident's video, and hears them."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        stats: dict[str, Any] | None = await page.evaluate("window.madoguchiGuest.stats()")
+        if stats:
+            videos = [s for s in stats["inbound"] if s["kind"] == "video"]
+            audio = [s for s in stats["inbound"] if s["kind"] == "audio"]
+            if (
+                len(videos) == 2
+                and all(v["framesDecoded"] >= 5 for v in videos)
+                and any(a["totalSamplesReceived"] > 0 for a in audio)
+            ):
+                return stats
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"guest media did not flow: {stats}")
+        await asyncio.sleep(0.5)
+
+
 async def database_text(cloud: Cloud) -> str:
     """Every row of every table, as text: what a database dump would reveal."""
     rows = []
@@ -165,7 +184,26 @@ async def test_resident_calls_and_operator_answers_with_video_both_ways(
             await console.get_by_role("button", name="案内画面を閉じる").click()
             await expect(kiosk.get_by_text(f"担当：{OPERATOR_NAME}")).to_be_visible()
 
+            # A third party (an interpreter) joins through a single-use link.
+            await console.get_by_role("button", name="第三者を招待").click()
+            await expect(console.locator("#invite-url")).to_contain_text("/join/")
+            link = await console.locator("#invite-url").text_content()
+            assert link and link.startswith(f"{base_url}/join/")
+            guest_context = await browser.new_context(
+                locale="ja-JP", permissions=["camera", "microphone"]
+            )
+            guest = await guest_context.new_page()
+            await guest.goto(link)
+            await expect(guest.locator("#guest-status")).to_have_text("通話中", timeout=20_000)
+            guest_stats = await wait_for_guest_media(guest)
+            assert len([s for s in guest_stats["inbound"] if s["kind"] == "video"]) == 2
+            await expect(console.locator("#guest-panel")).to_be_visible()
+            again = await guest_context.new_page()
+            await again.goto(link)
+            await expect(again.locator("#guest-status")).to_contain_text("使用済み")
+
             await console.get_by_role("button", name="通話終了").click()
+            await expect(guest.locator("#guest-status")).to_have_text("通話は終了しました")
             await expect(kiosk.get_by_text("ご利用ありがとうございました")).to_be_visible()
             outcome = console.get_by_role("region", name="対応結果の記録")
             await outcome.get_by_label("手続").select_option("public_funds_account")

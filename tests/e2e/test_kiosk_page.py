@@ -55,12 +55,15 @@ async def test_tech_sees_live_health_and_runs_a_self_test(
         assert (tmp_path / "kiosks.png").stat().st_size > 10_000
         # An operator sees the fleet but gets no maintenance controls.
         await page.get_by_role("button", name="ログアウト").click()
+        await expect(page.get_by_role("heading", name="職員ログイン")).to_be_visible()
         operator = await broker_cloud.make_user(Role.OPERATOR, "op-e2e")
         await page.get_by_label("ユーザー名").fill(operator)
         await page.get_by_label("パスワード").fill(PASSWORD)
         await page.get_by_role("button", name="ログイン").click()
+        await expect(page.get_by_role("heading", name="端末一覧")).to_be_visible()
         await expect(row.get_by_text("オンライン")).to_be_visible(timeout=15_000)
         await expect(page.get_by_role("button", name="自己診断")).to_have_count(0)
+        await expect(page.get_by_role("link", name="オペレーター")).to_be_visible()
     finally:
         agent.stop()
         await asyncio.wait_for(running, 10)

@@ -13,6 +13,7 @@ const madoguchi = (window.madoguchi = {
   socket: null, iceServers: [], state: null, pc: null, channel: null,
   localStream: null, answered: new Set(), callId: null, results: [],
   timeline: {},  // performance.now() marks of the last call's set-up (for the call benchmark)
+  guestPc: null, mixer: null,
 });
 
 function send(message) {
@@ -81,7 +82,87 @@ async function answer(call) {
   send({ type: "answer", call_id: call.call_id, sdp: pc.localDescription.sdp });
 }
 
+// --- a third party (interpreter, family member) ---------------------------------------------
+// The guest connects to this browser only: it forwards the resident's camera and voice to
+// the guest and mixes the guest's voice into what the kiosk hears. The kiosk encodes once.
+
+function kioskAudioSender() {
+  return madoguchi.pc && madoguchi.pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+}
+
+function residentTracks() {
+  if (!madoguchi.pc) return [];
+  const receivers = madoguchi.pc.getTransceivers()
+    .filter((t) => t.receiver.track && (t.currentDirection === "sendrecv" || t.currentDirection === "recvonly"))
+    .sort((a, b) => Number(a.mid) - Number(b.mid));
+  const video = receivers.find((t) => t.receiver.track.kind === "video");
+  const audio = receivers.find((t) => t.receiver.track.kind === "audio");
+  return [video, audio].filter(Boolean).map((t) => t.receiver.track);
+}
+
+async function startGuest(callId) {
+  closeGuest();
+  const pc = new RTCPeerConnection({ iceServers: madoguchi.iceServers });
+  madoguchi.guestPc = pc;
+  const stream = await localMedia();
+  // Order matters to the guest's page: the operator's camera, then the resident's.
+  for (const track of stream.getVideoTracks()) pc.addTrack(track, stream);
+  for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
+  const forwarded = new MediaStream(residentTracks());
+  for (const track of forwarded.getTracks()) pc.addTrack(track, forwarded);
+  pc.ontrack = (event) => {
+    if (event.track.kind === "video") {
+      $("guest-video").srcObject = new MediaStream([event.track]);
+      $("guest-panel").hidden = false;
+    } else {
+      $("guest-audio").srcObject = new MediaStream([event.track]);
+      mixGuestIntoKiosk(event.track);
+    }
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitForGathering(pc, 3000);
+  send({ type: "guest_offer", call_id: callId, sdp: pc.localDescription.sdp });
+}
+
+function mixGuestIntoKiosk(guestAudio) {
+  const sender = kioskAudioSender();
+  const mic = madoguchi.localStream && madoguchi.localStream.getAudioTracks()[0];
+  if (!sender || !mic) return;
+  const context = new AudioContext();
+  const destination = context.createMediaStreamDestination();
+  context.createMediaStreamSource(new MediaStream([mic])).connect(destination);
+  context.createMediaStreamSource(new MediaStream([guestAudio])).connect(destination);
+  madoguchi.mixer = { context, mic };
+  sender.replaceTrack(destination.stream.getAudioTracks()[0]);
+}
+
+function closeGuest() {
+  if (madoguchi.guestPc) madoguchi.guestPc.close();
+  madoguchi.guestPc = null;
+  if (madoguchi.mixer) {
+    const sender = kioskAudioSender();
+    if (sender) sender.replaceTrack(madoguchi.mixer.mic);
+    madoguchi.mixer.context.close();
+    madoguchi.mixer = null;
+  }
+  $("guest-panel").hidden = true;
+  $("guest-video").srcObject = null;
+  $("guest-audio").srcObject = null;
+}
+
+function onGuestSignal(message) {
+  if (message.kind === "joined") {
+    startGuest(message.call_id).catch((error) => { $("console-error").textContent = `参加者と接続できません: ${error}`; });
+  } else if (message.kind === "answer" && madoguchi.guestPc) {
+    madoguchi.guestPc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+  } else if (message.kind === "left") {
+    closeGuest();
+  }
+}
+
 function closePeer() {
+  closeGuest();
+  $("invite-panel").hidden = true;
   if (madoguchi.pc) madoguchi.pc.close();
   madoguchi.pc = null;
   madoguchi.channel = null;
@@ -149,6 +230,10 @@ function connect() {
     if (message.type === "hello") madoguchi.iceServers = message.ice_servers;
     else if (message.type === "state") render(message);
     else if (message.type === "error") $("console-error").textContent = message.detail;
+    else if (message.type === "invite") {
+      $("invite-url").textContent = message.url;
+      $("invite-panel").hidden = false;
+    } else if (message.type === "guest") onGuestSignal(message);
   };
   socket.onclose = () => {
     $("presence").textContent = "再接続中…";
@@ -160,6 +245,9 @@ $("go-available").addEventListener("click", () => { $("console-error").textConte
 $("go-away").addEventListener("click", () => send({ type: "presence", status: "away" }));
 $("hangup").addEventListener("click", () => {
   if (madoguchi.state && madoguchi.state.call) send({ type: "hangup", call_id: madoguchi.state.call.call_id });
+});
+$("invite").addEventListener("click", () => {
+  if (madoguchi.state && madoguchi.state.call) send({ type: "invite", call_id: madoguchi.state.call.call_id });
 });
 $("mute").addEventListener("click", () => {
   const stream = madoguchi.localStream;
