@@ -190,3 +190,61 @@ async def test_a_console_closed_mid_call_ends_the_call_and_tells_the_kiosk(
         call = await db.get(CallRecord, str(call_id))
     assert call is not None and (call.state, call.end_reason) == ("ended", "operator_disconnected")
     assert call.kiosk_offer is None
+
+
+@pytest.mark.broker
+async def test_a_kiosk_will_mid_call_ends_the_call_for_the_operator(broker_cloud: Cloud) -> None:
+    """The consumer's path: the kiosk's birth, its call request, then its Last Will."""
+    from protocol.v1 import Peripheral, StateMessage
+
+    consumer = broker_cloud.app.state.consumer
+    kiosk_id = "will-k1"
+
+    def state(status: str, will: bool) -> bytes:
+        return encode(
+            StateMessage.model_validate(
+                {
+                    "kiosk_id": kiosk_id,
+                    "sent_at": datetime.now(UTC),
+                    "seq": 1,
+                    "status": status,
+                    "bd_seq": 7,
+                    "will": will,
+                    "site_id": "city-hall",
+                    "agent_version": "0.1.0",
+                    "os_version": "Debian 12",
+                    "peripherals": [Peripheral(name="card_reader", status="ok", simulated=True)]
+                    if status == "online"
+                    else [],
+                },
+                strict=False,
+            )
+        )
+
+    operator = await broker_cloud.token(Role.OPERATOR)
+    call_id = uuid.uuid4()
+    assert await consumer.handle(topic(kiosk_id, TopicKind.STATE), state("online", False)) == (
+        "state:applied"
+    )
+    async with (
+        serving(broker_cloud) as address,
+        websockets.connect(
+            f"ws://{address}/ws/operator",
+            additional_headers={"Authorization": f"Bearer {operator}"},
+        ) as socket,
+    ):
+        await socket.send(json.dumps({"type": "presence", "status": "available"}))
+        await until(socket, lambda m: m.get("presence") == "available")
+        request = call_up(
+            kiosk_id, call_id, "request", terms_version="2026-04", privacy_version="2026-04"
+        )
+        assert await consumer.handle(topic(kiosk_id, TopicKind.CALL_UP), request) == "call:queued"
+        await until(socket, lambda m: m.get("presence") == "ringing")
+        await socket.send(json.dumps({"type": "accept", "call_id": str(call_id)}))
+        await until(socket, lambda m: (m.get("call") or {}).get("state") == "connected")
+        assert await consumer.handle(topic(kiosk_id, TopicKind.STATE), state("offline", True)) == (
+            "state:applied"
+        )
+        ended = await until(socket, lambda m: (m.get("call") or {}).get("state") == "ended")
+        assert ended["call"]["end_reason"] == "kiosk_offline"
+        assert ended["call"]["needs_outcome"] and ended["presence"] == "wrap_up"
