@@ -14,6 +14,7 @@ from cloud import health
 from cloud.alerts.evaluator import AlertEvaluator
 from cloud.alerts.notifier import WebhookNotifier
 from cloud.alerts.views import router as alerts_router
+from cloud.attendance.views import router as attendance_router
 from cloud.auth.views import router as auth_router
 from cloud.calendar.lookup import OpeningHours
 from cloud.calendar.views import router as calendar_router
@@ -25,8 +26,10 @@ from cloud.fleet.summaries import HealthSummaries
 from cloud.fleet.timeseries import TelemetryWriter
 from cloud.fleet.uptime import UptimeRecorder
 from cloud.fleet.views import router as fleet_router
+from cloud.inspections.views import router as inspections_router
 from cloud.maintenance.dispatcher import CommandDispatcher
 from cloud.maintenance.views import router as maintenance_router
+from cloud.reports.views import monthly_router
 from cloud.reports.views import router as reports_router
 from cloud.routing.hub import RoutingHub
 from cloud.routing.publisher import CallPublisher
@@ -135,7 +138,10 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(calendar_router)
     app.include_router(reports_router)
+    app.include_router(monthly_router)
     app.include_router(routing_router)
+    app.include_router(attendance_router)
+    app.include_router(inspections_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")
     return app

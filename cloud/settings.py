@@ -94,6 +94,14 @@ class CallSettings(BaseModel):
     staffing_check_s: float = Field(30.0, gt=0)
 
 
+class BillingSettings(BaseModel):
+    """The contract's figures (yen). Tax is rounded down to the yen."""
+
+    monthly_fee_yen: int = Field(1_500_000, ge=0, description="The online counter, per month")
+    support_daily_rate_yen: int = Field(20_000, ge=0, description="Support staff, per day")
+    tax_percent: int = Field(10, ge=0, le=100, description="Consumption tax")
+
+
 class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MADOGUCHI_CLOUD_", env_nested_delimiter="__", extra="forbid"
@@ -110,6 +118,7 @@ class CloudSettings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     calendar: CalendarSettings = CalendarSettings()
     calls: CallSettings = CallSettings()
+    billing: BillingSettings = BillingSettings()
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> CloudSettings:

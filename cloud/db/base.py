@@ -20,10 +20,3 @@ class Base(DeclarativeBase):
 
 def import_all_models() -> None:
     """Import every domain's models so `Base.metadata` knows all tables."""
-    import cloud.alerts.models
-    import cloud.audit.models
-    import cloud.auth.models
-    import cloud.calendar.models
-    import cloud.fleet.models
-    import cloud.maintenance.models
-    import cloud.routing.models  # noqa: F401

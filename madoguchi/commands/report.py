@@ -67,3 +67,74 @@ def uptime_command(
                 f"    停止 {outage.start:%m-%d %H:%M}〜{outage.end:%H:%M} "
                 f"({outage.minutes:.0f} 分) {outage.cause}"
             )
+
+
+def _monthly_report(site: str, month: str, sites_dir: Path | None):  # type: ignore[no-untyped-def]
+    from cloud.calendar.schedule import UnknownSiteError
+    from cloud.reports.month import month_range
+    from cloud.reports.monthly import monthly_report
+    from cloud.settings import CloudSettings
+    from madoguchi.commands.database import in_transaction
+
+    try:
+        month_range(month)
+    except ValueError:
+        typer.echo("--month must be YYYY-MM", err=True)
+        raise typer.Exit(2) from None
+    settings = CloudSettings()
+    try:
+        return in_transaction(
+            settings.database_url,
+            lambda db: monthly_report(
+                db=db,
+                site_id=site,
+                month=month,
+                billing=settings.billing,
+                sites_dir=sites_dir or settings.calendar.sites_dir,
+            ),
+        )
+    except UnknownSiteError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("monthly")
+def monthly_command(
+    site: Annotated[str, typer.Option("--site", help="Site id")],
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.xlsx or FILE.pdf")],
+    sites_dir: Annotated[Path | None, typer.Option(help="Site schedules (YAML)")] = None,
+) -> None:
+    """The monthly performance report (業務実績報告) as .xlsx or PDF, from the control
+    plane's database (MADOGUCHI_CLOUD_DATABASE_URL)."""
+    from cloud.reports.pdf import pdf_bytes
+    from cloud.reports.xlsx import xlsx_bytes
+
+    if out.suffix not in (".xlsx", ".pdf"):
+        typer.echo("--out must end in .xlsx or .pdf", err=True)
+        raise typer.Exit(2)
+    report = _monthly_report(site, month, sites_dir)
+    out.write_bytes(xlsx_bytes(report) if out.suffix == ".xlsx" else pdf_bytes(report))
+    typer.echo(
+        f"{out}: {site} {month} 開設 {report.opening_days} 日, オンライン {report.online_total} 人, "
+        f"支援員 {report.support_total} 人, 請求 {report.bill.total_yen:,} 円"
+    )
+
+
+@app.command("billing")
+def billing_command(
+    site: Annotated[str, typer.Option("--site", help="Site id")],
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON with the day-by-day basis")] = False,
+    sites_dir: Annotated[Path | None, typer.Option(help="Site schedules (YAML)")] = None,
+) -> None:
+    """The month's bill: fixed fee + support staff days × daily rate + consumption tax."""
+    bill = _monthly_report(site, month, sites_dir).bill
+    if as_json:
+        typer.echo(json.dumps(bill.as_json(), ensure_ascii=False, indent=1))
+        return
+    typer.echo(
+        f"{site} {month}: 月額 {bill.fixed_fee_yen:,} + 支援員 {bill.support_days} 日 × "
+        f"{bill.daily_rate_yen:,} = {bill.subtotal_yen:,}, 消費税 {bill.tax_yen:,}, "
+        f"合計 {bill.total_yen:,} 円"
+    )

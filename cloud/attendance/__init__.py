@@ -1,0 +1,1 @@
+"""Support staff attendance: the days worked, the basis of the support-staff fee."""

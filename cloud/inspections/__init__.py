@@ -1,0 +1,1 @@
+"""Weekly equipment inspections and incidents/complaints (with prevention plans)."""
