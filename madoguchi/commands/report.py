@@ -116,8 +116,9 @@ def monthly_command(
     report = _monthly_report(site, month, sites_dir)
     out.write_bytes(xlsx_bytes(report) if out.suffix == ".xlsx" else pdf_bytes(report))
     typer.echo(
-        f"{out}: {site} {month} 開設 {report.opening_days} 日, オンライン {report.online_total} 人, "
-        f"支援員 {report.support_total} 人, 請求 {report.bill.total_yen:,} 円"
+        f"{out}: {site} {month} 開設 {report.opening_days} 日, "
+        f"オンライン {report.online_total} 人, 支援員 {report.support_total} 人, "
+        f"請求 {report.bill.total_yen:,} 円"
     )
 
 
