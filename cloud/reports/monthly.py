@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.attendance.models import SupportAttendance
-from cloud.calendar.days import DaySchedule, days
+from cloud.calendar.days import DaySchedule, day_schedule, days
 from cloud.calendar.intervals import opening_intervals
 from cloud.calendar.schedule import load_site
 from cloud.calendar.service import closures
@@ -63,7 +63,7 @@ class DayRow:
 class InspectionWeek:
     start: date  # Monday
     end: date  # Sunday
-    needed: bool  # the site opened on a day of this week within the month
+    needed: bool  # the site opened on a day of this week
     done: bool
 
 
@@ -186,19 +186,26 @@ async def monthly_report(
         )
     )
     inspected_days = {i.inspected_on for i in inspections}
+    open_days = {r.schedule.date for r in rows if r.schedule.open}
     weeks = []
+    # A week belongs to the month of its Thursday (as ISO 8601 weeks do), so a week across
+    # two months is counted once.
     monday = first - timedelta(days=first.weekday())
     while monday <= last:
         sunday = monday + timedelta(days=6)
-        in_month = [r for r in rows if monday <= r.schedule.date <= sunday]
-        weeks.append(
-            InspectionWeek(
-                start=monday,
-                end=sunday,
-                needed=any(r.schedule.open for r in in_month),
-                done=any(monday <= d <= sunday for d in inspected_days),
+        if first <= monday + timedelta(days=3) <= last:
+            week = [monday + timedelta(days=n) for n in range(7)]
+            needed = any(
+                d in open_days if first <= d <= last else day_schedule(site, d).open for d in week
             )
-        )
+            weeks.append(
+                InspectionWeek(
+                    start=monday,
+                    end=sunday,
+                    needed=needed,
+                    done=any(d in inspected_days for d in week),
+                )
+            )
         monday += timedelta(days=7)
 
     incidents = tuple(

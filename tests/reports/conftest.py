@@ -1,0 +1,3 @@
+"""The control-plane fixtures (SQLite and PostgreSQL) for the report tests."""
+
+from tests.cloud.conftest import cloud, database_url  # noqa: F401 - shared fixtures
