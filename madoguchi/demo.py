@@ -17,6 +17,7 @@ import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -42,6 +43,8 @@ DEMO_SITE = "city-hall"
 DEMO_KIOSKS = ("city-hall-01", "city-hall-02")
 DEMO_ADMIN = "demo-admin"
 DEMO_OPERATOR = "demo-operator"
+DEMO_CITY = "demo-city"
+DEMO_SUPPORT = "demo-support"
 DEMO_OPERATOR_NAME = "デモ オペレーター"
 RESIDENT_PORTS = (8081, 8082)
 
@@ -123,6 +126,29 @@ def kiosk_settings(
     )
 
 
+async def _seed_last_month(app: FastAPI) -> None:
+    """A simulated past month for the city's report page (once the kiosks are registered)."""
+    from cloud.fleet.models import Kiosk
+    from madoguchi.demo_data import previous_month, seed_month
+
+    for _ in range(100):
+        async with transaction(app.state.sessions) as db:
+            known = [await db.get(Kiosk, kiosk_id) for kiosk_id in DEMO_KIOSKS]
+        if all(known):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        return  # the kiosks never registered: the demo runs without the past month
+    await seed_month(
+        app,
+        site_id=DEMO_SITE,
+        kiosks=DEMO_KIOSKS,
+        month=previous_month(datetime.now(UTC).date()),
+        operator=DEMO_OPERATOR,
+        support=DEMO_SUPPORT,
+    )
+
+
 async def wait_for_stop_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -173,6 +199,21 @@ async def prepare_login(app: FastAPI, settings: CloudSettings, login: DemoLogin)
             role=Role.OPERATOR,
             display_name=DEMO_OPERATOR_NAME,
         )
+        # City staff and support staff share the operator's demo password.
+        await ensure_user(
+            db=db,
+            username=DEMO_CITY,
+            password=login.operator_password,
+            role=Role.CITY,
+            display_name="デモ 市職員",
+        )
+        await ensure_user(
+            db=db,
+            username=DEMO_SUPPORT,
+            password=login.operator_password,
+            role=Role.SUPPORT,
+            display_name="デモ 支援員",
+        )
         token, _ = await issue_token(db=db, user=user, ttl=settings.token_ttl)
     return save_credentials(Credentials(f"http://127.0.0.1:{settings.http_port}", token))
 
@@ -209,6 +250,7 @@ async def run(state_dir: Path, *, http_port: int, broker_port: int) -> None:
             for kiosk_id, port in zip(DEMO_KIOSKS, RESIDENT_PORTS, strict=True)
         ]
         kiosks = asyncio.gather(*(agent.run() for agent in agents))
+        await _seed_last_month(app)
         for _ in range(200):  # free ports are known once the screens listen
             if all(a.resident_screen is None or a.resident_screen.port for a in agents):
                 break
@@ -251,6 +293,7 @@ madoguchi demo is running
   control plane  {url}
   log in as      {user} / {password}   (administrator)
   operator       {operator} / {operator_password}   (console: {url}operator)
+  city, support  demo-city, demo-support (same password; report: {url}reports)
   resident       {residents}
                  (open one in another window, touch はじめる → 同意して進む → 通話する,
                   then answer from the operator console)

@@ -87,6 +87,26 @@ def test_demo_runs_two_kiosks_listed_online_by_the_cli(tmp_path: Path) -> None:
             "city-hall-02": "online",
         }
         assert all(k["site_id"] == "city-hall" for k in kiosks)
+        # The city's login sees the report of the simulated past month.
+        password = re.search(r"demo-operator / (\S+)", banner)
+        assert password is not None
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}") as web:
+            web.post("/login", data={"username": "demo-city", "password": password.group(1)})
+            page = web.get("/reports")
+            assert page.status_code == 200 and "請求内訳" in page.text
+            assert "支援員" in page.text and "合計" in page.text
+            opening = re.search(r"開設日数 (\d+) 日、オンライン窓口 (\d+) 人", page.text)
+            assert opening is not None and int(opening.group(1)) > 15 and int(opening.group(2)) > 0
+            report = web.get(
+                "/api/reports/monthly",
+                params={
+                    "site": "city-hall",
+                    "month": re.search(
+                        r'name="month" type="month" value="([0-9-]+)"', page.text
+                    ).group(1),
+                },
+            )  # type: ignore[union-attr]
+            assert report.status_code == 200 and report.content[:2] == b"PK"  # a .xlsx (zip)
     finally:
         demo.send_signal(signal.SIGINT)
         try:

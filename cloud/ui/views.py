@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +13,10 @@ from fastapi.templating import Jinja2Templates
 
 from cloud.auth import service
 from cloud.auth.models import StaffUser
+from cloud.calendar.schedule import UnknownSiteError
 from cloud.deps import SESSION_COOKIE, DbSession, Settings, request_token, set_session_cookie
 from cloud.fleet.service import list_kiosks
+from cloud.reports.monthly import monthly_report
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -133,3 +136,44 @@ async def guest_page(request: Request, token: str) -> Response:
     """The invited third party's page. No log-in: the link's token is checked, once, by the
     page's WebSocket; this page holds nothing but the player."""
     return templates.TemplateResponse(request, "guest.html", {"user": None})
+
+
+def _previous_month(today: date) -> str:
+    first = today.replace(day=1)
+    last_month = first - timedelta(days=1)
+    return f"{last_month.year:04d}-{last_month.month:02d}"
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def reports_page(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    site: str = "city-hall",
+    month: str | None = None,
+) -> Response:
+    user = await _page_user(request, db)
+    if user is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    if user.role not in ("city", "admin"):
+        return Response("市職員のページです。", status_code=403)
+    month = month or _previous_month(datetime.now(UTC).date())
+    context: dict[str, object] = {**_page_user_context(user), "site": site, "month": month}
+    try:
+        report = await monthly_report(
+            db=db,
+            site_id=site,
+            month=month,
+            billing=settings.billing,
+            sites_dir=settings.calendar.sites_dir,
+        )
+    except (UnknownSiteError, ValueError):
+        context["bill"] = None
+    else:
+        context.update(
+            bill=report.bill,
+            opening_days=report.opening_days,
+            online=report.online_total,
+            support=report.support_total,
+        )
+    return templates.TemplateResponse(request, "reports.html", context)

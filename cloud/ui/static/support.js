@@ -37,5 +37,20 @@ document.getElementById("case-form").addEventListener("submit", async (event) =>
   document.getElementById("case-result").textContent = response.ok ? "記録しました" : "記録できませんでした（入力を確認してください）";
 });
 
+const attendance = document.getElementById("attendance-form");
+attendance.elements.day.value = new Date().toLocaleDateString("sv-SE");  // today, YYYY-MM-DD
+attendance.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const response = await fetch("/api/attendance", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ site_id: form.get("site_id"), day: form.get("day") }),
+  });
+  const result = document.getElementById("attendance-result");
+  if (response.ok) result.textContent = "記録しました";
+  else if (response.status === 409) result.textContent = "この日は記録済みです";
+  else result.textContent = "記録できませんでした";
+});
+
 refresh();
 setInterval(refresh, 5000);
