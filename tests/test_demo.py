@@ -97,15 +97,11 @@ def test_demo_runs_two_kiosks_listed_online_by_the_cli(tmp_path: Path) -> None:
             assert "支援員" in page.text and "合計" in page.text
             opening = re.search(r"開設日数 (\d+) 日、オンライン窓口 (\d+) 人", page.text)
             assert opening is not None and int(opening.group(1)) > 15 and int(opening.group(2)) > 0
+            month = re.search(r'name="month" type="month" value="([0-9-]+)"', page.text)
+            assert month is not None
             report = web.get(
-                "/api/reports/monthly",
-                params={
-                    "site": "city-hall",
-                    "month": re.search(
-                        r'name="month" type="month" value="([0-9-]+)"', page.text
-                    ).group(1),
-                },
-            )  # type: ignore[union-attr]
+                "/api/reports/monthly", params={"site": "city-hall", "month": month.group(1)}
+            )
             assert report.status_code == 200 and report.content[:2] == b"PK"  # a .xlsx (zip)
     finally:
         demo.send_signal(signal.SIGINT)
