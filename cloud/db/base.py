@@ -20,3 +20,13 @@ class Base(DeclarativeBase):
 
 def import_all_models() -> None:
     """Import every domain's models so `Base.metadata` knows all tables."""
+    # The imports register the tables; nothing else is used from them.
+    import cloud.alerts.models
+    import cloud.attendance.models
+    import cloud.audit.models
+    import cloud.auth.models
+    import cloud.calendar.models
+    import cloud.fleet.models
+    import cloud.inspections.models
+    import cloud.maintenance.models
+    import cloud.routing.models  # noqa: F401

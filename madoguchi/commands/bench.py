@@ -75,3 +75,21 @@ def call(
 
     configure_logging(level="WARNING")
     typer.echo(asyncio.run(run(calls=calls, frames=frames)).report())
+
+
+@app.command("report")
+def report(
+    sites: int = typer.Option(50, min=1, max=500, help="Sites, each with a year of records"),
+    month: str = typer.Option("2026-10", help="The month reported, YYYY-MM"),
+    database_url: str = typer.Option(
+        None, help="PostgreSQL URL (postgresql+asyncpg://…); default a temporary SQLite"
+    ),
+) -> None:
+    """A month's report for every site from a year of records, against a plain SQL count."""
+    import asyncio
+
+    from bench.report import run
+    from madoguchi.logs import configure_logging
+
+    configure_logging(level="WARNING")
+    typer.echo(asyncio.run(run(sites=sites, month=month, database_url=database_url)).report())
