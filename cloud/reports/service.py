@@ -13,6 +13,7 @@ from cloud.calendar.schedule import load_site
 from cloud.calendar.service import closures
 from cloud.fleet.models import Kiosk, KioskStateChange
 from cloud.reports.uptime import SiteUptime, StateChange, site_uptime
+from cloud.routing.models import StaffingGap
 
 
 async def state_changes(
@@ -59,7 +60,17 @@ async def uptime_report(
     end_at = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
     changes = await state_changes(db=db, site_id=site_id, start_at=start_at, end_at=end_at)
     recorded = await closures(db=db, site_id=site_id, start=start, end=end)
-    return site_uptime(site, start, end, changes, closures=recorded, now=now)
+    gaps = [
+        (g.started_at, g.ended_at or now)
+        for g in await db.scalars(
+            select(StaffingGap).where(
+                StaffingGap.site_id == site_id,
+                StaffingGap.started_at < end_at,
+                StaffingGap.ended_at.is_(None) | (StaffingGap.ended_at > start_at),
+            )
+        )
+    ]
+    return site_uptime(site, start, end, changes, closures=recorded, now=now, no_operator=gaps)
 
 
 def as_json(report: SiteUptime) -> dict[str, object]:

@@ -2,7 +2,8 @@
 
 Only opening hours count. A minute is serviceable when the kiosk was online (birth to will
 or goodbye, from `kiosk_state_change`); every scheduled stretch that was not serviceable is
-an outage, with its cause. (The routing work adds "an operator was reachable".)
+an outage, with its cause — and a minute in which no operator could be reached (a staffing
+gap recorded by routing) is not serviceable either, whatever the kiosk's state.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ CAUSES = {
     "will": "接続断（端末の応答なし）",
     "goodbye": "エージェント停止",
     "never": "記録なし（未接続）",
+    "no_operator": "オペレーター不在",
 }
 
 
@@ -92,11 +94,20 @@ def online_intervals(
 
 
 def window_uptime(
-    kiosk_id: str, changes: Sequence[StateChange], scheduled: list[Interval], *, until: datetime
+    kiosk_id: str,
+    changes: Sequence[StateChange],
+    scheduled: list[Interval],
+    *,
+    until: datetime,
+    no_operator: Sequence[Interval] = (),
 ) -> WindowUptime:
     online, offline = online_intervals(changes, until=until)
-    serviceable = intersect(scheduled, online)
+    gaps = normalise(no_operator)
+    serviceable = subtract(intersect(scheduled, online), gaps)
     outages: list[Outage] = []
+    # The kiosk was up but nobody could take its call.
+    for start, end in intersect(intersect(scheduled, online), gaps):
+        outages.append(Outage(start, end, CAUSES["no_operator"]))
     known = normalise(i for i, _ in offline)
     for interval, cause in offline:
         for start, end in intersect(scheduled, [interval]):
@@ -120,6 +131,7 @@ def site_uptime(
     *,
     closures: Iterable[Closure] = (),
     now: datetime,
+    no_operator: Sequence[Interval] = (),
 ) -> SiteUptime:
     """Uptime from `start` to `end` (inclusive) for every kiosk of the site, up to `now`."""
     scheduled = [
@@ -127,7 +139,7 @@ def site_uptime(
     ]
     period_end = min(datetime.combine(end + timedelta(days=1), datetime.min.time(), site.zone), now)
     windows = tuple(
-        window_uptime(kiosk_id, changes, scheduled, until=period_end)
+        window_uptime(kiosk_id, changes, scheduled, until=period_end, no_operator=no_operator)
         for kiosk_id, changes in sorted(changes_by_kiosk.items())
     )
     return SiteUptime(site.site_id, start, end, minutes(scheduled), windows)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.cloud.conftest import broker_cloud  # noqa: F401 - shared fixture
+from tests.cloud.conftest import broker_cloud, sqlite_cloud  # noqa: F401 - shared fixtures
 from tests.servers import MissingServerError, Xvfb
 
 CHROMIUM_FLAGS = [

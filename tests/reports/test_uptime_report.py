@@ -75,3 +75,14 @@ def test_report_stops_at_now() -> None:
     report = site_uptime(SITE, WEDNESDAY, WEDNESDAY, changes, now=at(10))
     assert report.scheduled_minutes == 90
     assert report.windows[0].ratio == 1.0
+
+
+def test_no_operator_reachable_is_not_serviceable() -> None:
+    changes = {"city-hall-01": [StateChange(at(7), "online", "birth")]}
+    gap = [(at(12), at(12, 30)), (at(21), at(22))]  # the second is after closing: no effect
+    report = site_uptime(SITE, WEDNESDAY, WEDNESDAY, changes, now=at(23), no_operator=gap)
+    [window] = report.windows
+    assert (window.scheduled_minutes, window.serviceable_minutes) == (690, 660)
+    assert [(o.start, o.end, o.cause) for o in window.outages] == [
+        (at(12), at(12, 30), "オペレーター不在")
+    ]
