@@ -86,3 +86,24 @@ def test_no_operator_reachable_is_not_serviceable() -> None:
     assert [(o.start, o.end, o.cause) for o in window.outages] == [
         (at(12), at(12, 30), "オペレーター不在")
     ]
+
+
+def test_storm_closures_all_day_and_opening_late_shape_the_scheduled_time() -> None:
+    thursday = WEDNESDAY + timedelta(days=1)
+    friday = WEDNESDAY + timedelta(days=2)
+    changes = {
+        "city-hall-01": [
+            StateChange(at(6), "online", "birth"),
+            StateChange(at(9, 0, friday), "offline", "will"),  # down before the late opening
+            StateChange(at(9, 50, friday), "online", "birth"),
+        ]
+    }
+    storms = [
+        Closure(thursday, "暴風警報"),  # closed all day
+        Closure(friday, "暴風警報", until_time=time(10, 0)),  # opened late
+    ]
+    report = site_uptime(SITE, thursday, friday, changes, closures=storms, now=at(23, 0, friday))
+    [window] = report.windows
+    assert window.scheduled_minutes == 17 * 60 + 15 - 10 * 60  # Friday 10:00-17:15 only
+    assert window.serviceable_minutes == window.scheduled_minutes
+    assert window.outages == ()  # the outage ended before the day opened
