@@ -38,6 +38,7 @@ from protocol.v1 import (
     KioskConfig,
     LogBundleMessage,
     NetworkHealth,
+    Peripheral,
     StateMessage,
     TelemetryMessage,
     Topic,
@@ -112,6 +113,7 @@ class KioskAgent:
         )
         self._background: set[asyncio.Task[None]] = set()
         self._link_type = link_type(default_route_interface())
+        self._peripheral_status: dict[str, str] = {}
         self.calls = CallController(
             send=self._send_call,
             consent_versions=lambda: (self.config.terms_version, self.config.privacy_version),
@@ -149,19 +151,53 @@ class KioskAgent:
             strict=False,
         )
 
-    def emit_event(self, name: EventName, **attributes: bool | int | float | str) -> None:
+    def emit_event(
+        self,
+        name: EventName,
+        *,
+        severity: str = "info",
+        peripheral: str | None = None,
+        **attributes: bool | int | float | str,
+    ) -> None:
         event = EventMessage.model_validate(
-            {**self._envelope(), "name": name, "attributes": attributes}, strict=False
+            {
+                **self._envelope(),
+                "name": name,
+                "severity": severity,
+                "peripheral": peripheral,
+                "attributes": attributes,
+            },
+            strict=False,
         )
         self.outbox.put(Outgoing(TopicKind.EVENT, encode(event)))
 
+    def _peripheral_changes(self, statuses: tuple[Peripheral, ...]) -> None:
+        """An event when a peripheral stops or starts working: the uptime report counts a
+        window without its card reader as not serviceable from that moment."""
+        for peripheral in statuses:
+            before = self._peripheral_status.get(peripheral.name)
+            self._peripheral_status[peripheral.name] = peripheral.status
+            if before is None or (before == "ok") == (peripheral.status == "ok"):
+                continue
+            if peripheral.status == "ok":
+                self.emit_event("peripheral_connected", peripheral=peripheral.name)
+            else:
+                self.emit_event(
+                    "peripheral_disconnected",
+                    severity="error",
+                    peripheral=peripheral.name,
+                    status=peripheral.status,
+                )
+
     async def telemetry(self) -> TelemetryMessage:
+        statuses = tuple(await self.peripherals.statuses())
+        self._peripheral_changes(statuses)
         return TelemetryMessage.model_validate(
             {
                 **self._envelope(),
                 "interval_s": self.config.telemetry_interval_s,
                 "host": await self.sampler.sample(),
-                "peripherals": await self.peripherals.statuses(),
+                "peripherals": statuses,
                 "network": NetworkHealth(
                     broker_rtt_ms=self.link.round_trips.median_ms(),
                     link=self._link_type,

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.calendar.schedule import load_site
 from cloud.calendar.service import closures
-from cloud.fleet.models import Kiosk, KioskStateChange
-from cloud.reports.uptime import SiteUptime, StateChange, site_uptime
+from cloud.fleet.models import Kiosk, KioskEvent, KioskStateChange
+from cloud.reports.uptime import PeripheralChange, SiteUptime, StateChange, site_uptime
 from cloud.routing.models import StaffingGap
 
 
@@ -70,7 +70,56 @@ async def uptime_report(
             )
         )
     ]
-    return site_uptime(site, start, end, changes, closures=recorded, now=now, no_operator=gaps)
+    return site_uptime(
+        site,
+        start,
+        end,
+        changes,
+        closures=recorded,
+        now=now,
+        no_operator=gaps,
+        peripherals=await peripheral_changes(
+            db=db, kiosk_ids=list(changes), start_at=start_at, end_at=end_at
+        ),
+    )
+
+
+async def peripheral_changes(
+    *, db: AsyncSession, kiosk_ids: list[str], start_at: datetime, end_at: datetime
+) -> dict[str, Sequence[PeripheralChange]]:
+    """Critical peripherals stopping and starting, per kiosk, from its events (with the last
+    change before the period, so a reader broken since last month counts)."""
+    names = ("peripheral_disconnected", "peripheral_connected")
+    result: dict[str, Sequence[PeripheralChange]] = {}
+    for kiosk_id in kiosk_ids:
+        rows = list(
+            await db.scalars(
+                select(KioskEvent)
+                .where(
+                    KioskEvent.kiosk_id == kiosk_id,
+                    KioskEvent.name.in_(names),
+                    KioskEvent.sent_at < end_at,
+                )
+                .order_by(KioskEvent.sent_at, KioskEvent.seq)
+            )
+        )
+        # Before the period only the last change per peripheral matters.
+        last_before: dict[str, KioskEvent] = {}
+        during = []
+        for row in rows:
+            if row.peripheral is None:
+                continue
+            if row.sent_at < start_at:
+                last_before[row.peripheral] = row
+            else:
+                during.append(row)
+        result[kiosk_id] = [
+            PeripheralChange(
+                max(r.sent_at, start_at), r.peripheral or "", r.name == "peripheral_connected"
+            )
+            for r in [*last_before.values(), *during]
+        ]
+    return result
 
 
 def as_json(report: SiteUptime) -> dict[str, object]:

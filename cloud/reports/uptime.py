@@ -1,9 +1,10 @@
 """Uptime of each window (kiosk) and site against the opening hours.
 
 Only opening hours count. A minute is serviceable when the kiosk was online (birth to will
-or goodbye, from `kiosk_state_change`); every scheduled stretch that was not serviceable is
-an outage, with its cause — and a minute in which no operator could be reached (a staffing
-gap recorded by routing) is not serviceable either, whatever the kiosk's state.
+or goodbye, from `kiosk_state_change`), its critical peripherals worked (the
+`peripheral_disconnected` / `peripheral_connected` events) and an operator could be reached
+(no staffing gap recorded by routing); every scheduled stretch that was not serviceable is
+an outage, with its cause.
 """
 
 from __future__ import annotations
@@ -23,6 +24,37 @@ CAUSES = {
     "never": "記録なし（未接続）",
     "no_operator": "オペレーター不在",
 }
+# Without these a resident's procedure cannot be done (the scanner is optional).
+CRITICAL_PERIPHERALS = {
+    "card_reader": "カードリーダー",
+    "tenkey": "テンキー",
+    "face_camera": "顔写真カメラ",
+    "headset": "ヘッドセット",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PeripheralChange:
+    at: datetime
+    peripheral: str
+    working: bool
+
+
+def peripheral_down(
+    changes: Sequence[PeripheralChange], *, until: datetime
+) -> list[tuple[Interval, str]]:
+    """Stretches in which a critical peripheral was not working, with its name."""
+    down: dict[str, datetime] = {}
+    result: list[tuple[Interval, str]] = []
+    for change in sorted(changes, key=lambda c: c.at):
+        if change.peripheral not in CRITICAL_PERIPHERALS:
+            continue
+        if not change.working and change.peripheral not in down:
+            down[change.peripheral] = change.at
+        elif change.working and change.peripheral in down:
+            result.append(((down.pop(change.peripheral), change.at), change.peripheral))
+    result += [((start, until), name) for name, start in down.items() if start < until]
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +132,20 @@ def window_uptime(
     *,
     until: datetime,
     no_operator: Sequence[Interval] = (),
+    peripherals: Sequence[PeripheralChange] = (),
 ) -> WindowUptime:
     online, offline = online_intervals(changes, until=until)
     gaps = normalise(no_operator)
-    serviceable = subtract(intersect(scheduled, online), gaps)
+    broken = peripheral_down(peripherals, until=until)
+    unusable = normalise([*gaps, *(interval for interval, _ in broken)])
+    serviceable = subtract(intersect(scheduled, online), unusable)
     outages: list[Outage] = []
-    # The kiosk was up but nobody could take its call.
-    for start, end in intersect(intersect(scheduled, online), gaps):
+    up = intersect(scheduled, online)
+    # The kiosk was up but a critical device was broken, or nobody could take its call.
+    for interval, name in broken:
+        for start, end in intersect(up, [interval]):
+            outages.append(Outage(start, end, f"周辺機器の故障（{CRITICAL_PERIPHERALS[name]}）"))
+    for start, end in subtract(intersect(up, gaps), [i for i, _ in broken]):
         outages.append(Outage(start, end, CAUSES["no_operator"]))
     known = normalise(i for i, _ in offline)
     for interval, cause in offline:
@@ -132,6 +171,7 @@ def site_uptime(
     closures: Iterable[Closure] = (),
     now: datetime,
     no_operator: Sequence[Interval] = (),
+    peripherals: dict[str, Sequence[PeripheralChange]] | None = None,
 ) -> SiteUptime:
     """Uptime from `start` to `end` (inclusive) for every kiosk of the site, up to `now`."""
     scheduled = [
@@ -139,7 +179,14 @@ def site_uptime(
     ]
     period_end = min(datetime.combine(end + timedelta(days=1), datetime.min.time(), site.zone), now)
     windows = tuple(
-        window_uptime(kiosk_id, changes, scheduled, until=period_end, no_operator=no_operator)
+        window_uptime(
+            kiosk_id,
+            changes,
+            scheduled,
+            until=period_end,
+            no_operator=no_operator,
+            peripherals=(peripherals or {}).get(kiosk_id, ()),
+        )
         for kiosk_id, changes in sorted(changes_by_kiosk.items())
     )
     return SiteUptime(site.site_id, start, end, minutes(scheduled), windows)

@@ -107,3 +107,24 @@ def test_storm_closures_all_day_and_opening_late_shape_the_scheduled_time() -> N
     assert window.scheduled_minutes == 17 * 60 + 15 - 10 * 60  # Friday 10:00-17:15 only
     assert window.serviceable_minutes == window.scheduled_minutes
     assert window.outages == ()  # the outage ended before the day opened
+
+
+def test_a_broken_card_reader_makes_the_window_unserviceable() -> None:
+    from cloud.reports.uptime import PeripheralChange
+
+    changes = {"city-hall-01": [StateChange(at(7), "online", "birth")]}
+    broken = {
+        "city-hall-01": [
+            PeripheralChange(at(10), "card_reader", working=False),
+            PeripheralChange(at(10, 45), "card_reader", working=True),
+            PeripheralChange(at(11), "document_scanner", working=False),  # not critical
+            PeripheralChange(at(19, 30), "headset", working=False),  # broken until closing
+        ]
+    }
+    report = site_uptime(SITE, WEDNESDAY, WEDNESDAY, changes, now=at(23), peripherals=broken)
+    [window] = report.windows
+    assert window.serviceable_minutes == 690 - 45 - 30
+    assert [(o.start, o.end, o.cause) for o in window.outages] == [
+        (at(10), at(10, 45), "周辺機器の故障（カードリーダー）"),
+        (at(19, 30), at(20), "周辺機器の故障（ヘッドセット）"),
+    ]
