@@ -79,7 +79,7 @@ async def _stored_samples(store: VictoriaMetricsProcess, *, expected: int) -> in
 
 
 async def run(
-    kiosks: int, seconds: float, *, interval: float = 1.0, ramp: float = 10.0
+    kiosks: int, seconds: float, *, interval: float = 1.0, ramp: float = 10.0, processes: int = 1
 ) -> FleetResult:
     work = Path(tempfile.mkdtemp(prefix="madoguchi-bench-fleet-"))
     ca = FleetCA.create(work / "ca")
@@ -155,6 +155,8 @@ async def run(
                 str(work / "sim"),
                 "--prefix",
                 "bench",
+                "--processes",
+                str(processes),
                 stdout=asyncio.subprocess.PIPE,
             )
             out, _ = await simulator.communicate()

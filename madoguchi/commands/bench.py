@@ -20,6 +20,7 @@ def fleet(
     kiosks: int = typer.Option(200, "--kiosks", min=1, max=5000, help="Simulated kiosks"),
     seconds: float = typer.Option(30.0, "--seconds", min=5, help="Steady-state duration"),
     ramp: float = typer.Option(10.0, help="Seconds over which the kiosks connect"),
+    processes: int = typer.Option(1, min=1, max=16, help="Simulator processes"),
 ) -> None:
     """Telemetry ingested end to end into VictoriaMetrics against a raw paho subscriber."""
     import asyncio
@@ -28,7 +29,7 @@ def fleet(
     from madoguchi.logs import configure_logging
 
     configure_logging(level="WARNING")
-    typer.echo(asyncio.run(run(kiosks, seconds, ramp=ramp)).report())
+    typer.echo(asyncio.run(run(kiosks, seconds, ramp=ramp, processes=processes)).report())
 
 
 @app.command("routing")

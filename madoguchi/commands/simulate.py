@@ -29,6 +29,49 @@ def queued_telemetry(state_dir: Path) -> int:
         queue.close()
 
 
+def _simulate_in_processes(processes: int, *, kiosks: int, prefix: str, common: list[str]) -> None:
+    """One asyncio process saturates one core: run P children with a share of the kiosks
+    each (ids `{prefix}{i}-NNNN`), forward Ctrl-C, and sum their summaries."""
+    import subprocess
+    import sys
+
+    shares = [kiosks // processes + (1 if i < kiosks % processes else 0) for i in range(processes)]
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "madoguchi",
+                "simulate",
+                "--kiosks",
+                str(share),
+                "--prefix",
+                f"{prefix}{index}",
+                *common,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for index, share in enumerate(shares)
+        if share > 0
+    ]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    total: dict[str, int] = {}
+    for child in children:
+        out, _ = child.communicate()
+        summary = json.loads(out.strip().splitlines()[-1])
+        for key, value in summary.items():
+            total[key] = total.get(key, 0) + int(value)
+    total["processes"] = len(children)
+    typer.echo(json.dumps(total))
+
+
 def simulate(
     kiosks: Annotated[int, typer.Option("--kiosks", min=1, max=5000, help="How many")] = 10,
     ca_dir: Annotated[Path, typer.Option(help="Fleet CA (issues the kiosks' certificates)")] = Path(
@@ -43,9 +86,39 @@ def simulate(
     ramp: Annotated[float, typer.Option(help="Spread the connections over this many s")] = 5.0,
     state_dir: Annotated[Path, typer.Option(help="Certificates and counters")] = Path(".simulate"),
     log_level: Annotated[str, typer.Option(help="Log level")] = "WARNING",
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="Split the kiosks over this many processes")
+    ] = 1,
 ) -> None:
     """Run N kiosk agents (the real agent code, simulated peripherals) against a broker.
     Prints one JSON line at the end: how many readings each kind of message produced."""
+    if processes > 1:
+        _simulate_in_processes(
+            processes,
+            kiosks=kiosks,
+            prefix=prefix,
+            common=[
+                "--ca-dir",
+                str(ca_dir),
+                "--broker-host",
+                broker_host,
+                "--broker-port",
+                str(broker_port),
+                "--site",
+                site,
+                "--interval",
+                str(interval),
+                "--seconds",
+                str(seconds),
+                "--ramp",
+                str(ramp),
+                "--state-dir",
+                str(state_dir),
+                "--log-level",
+                log_level,
+            ],
+        )
+        return
     from edge.settings import EdgeSettings
     from edge.simulator import Fleet
     from madoguchi.logs import configure_logging

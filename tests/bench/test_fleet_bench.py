@@ -7,8 +7,10 @@ from bench.fleet import run
 
 
 async def test_small_fleet_run_loses_nothing() -> None:
-    result = await run(5, 5, interval=0.5, ramp=1)
+    # Two simulator processes: the multi-process path the 2000-kiosk figure needs.
+    result = await run(6, 5, interval=0.5, ramp=1, processes=2)
     assert result.produced > 20
+    assert result.connected == 6  # both processes' kiosks
     # Zero loss: every reading is stored, or still waits on its kiosk for the next start.
     assert result.produced - result.still_queued <= result.stored <= result.produced
     assert result.ingested >= result.stored
