@@ -14,6 +14,9 @@ class AlertThresholds(BaseModel):
     temperature_c: float = Field(80.0, gt=0)
     clock_skew_s: float = Field(5.0, gt=0)
     unresponsive_after_s: float = Field(90.0, gt=0, description="Online but silent this long")
+    call_loss_percent: float = Field(5.0, gt=0, le=100)
+    call_rtt_ms: float = Field(400.0, gt=0)
+    call_video_level: int = Field(3, ge=1, description="Video stepped down this far (0 = full)")
 
 
 class KioskView(Protocol):
@@ -67,6 +70,21 @@ def conditions(
     temperature = host.get("temperature_c")
     if isinstance(temperature, int | float) and temperature >= thresholds.temperature_c:
         add("high_temperature", "warning", f"温度 {temperature:.0f}℃")
+    call = host.get("call")
+    if isinstance(call, dict):
+        loss = call.get("loss_percent") or 0.0
+        rtt = call.get("rtt_ms") or 0.0
+        level = call.get("video_level") or 0
+        if (
+            loss >= thresholds.call_loss_percent
+            or rtt >= thresholds.call_rtt_ms
+            or level >= thresholds.call_video_level
+        ):
+            add(
+                "call_quality_poor",
+                "warning",
+                f"通話品質の低下（パケット損失 {loss:.1f}%、RTT {rtt:.0f} ms、映像レベル {level}）",
+            )
     skew = host.get("clock_offset_s")
     if isinstance(skew, int | float) and abs(skew) >= thresholds.clock_skew_s:
         add("clock_skew", "warning", f"時刻のずれ {skew:+.1f} 秒")

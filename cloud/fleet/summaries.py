@@ -40,6 +40,8 @@ class HealthSummaries:
         if current is None or message.seq > current[0].seq:
             host = message.host.model_dump()
             host["outbox_depth"] = message.outbox_depth
+            if message.call is not None:  # only while a call is in progress
+                host["call"] = message.call.model_dump()
             if message.network is not None:
                 host.update(message.network.model_dump())
             if not historical:

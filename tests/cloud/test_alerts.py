@@ -156,3 +156,26 @@ async def test_alert_api_is_for_tech_and_admin(cloud: Cloud, receiver: Receiver)
     assert [a["kind"] for a in listed.json()] == ["disk_nearly_full"]
     denied = await cloud.client.get("/api/alerts", headers={"Authorization": f"Bearer {operator}"})
     assert denied.status_code == 403
+
+
+async def test_poor_call_quality_alerts_and_recovers_when_the_call_is_good_or_over(
+    cloud: Cloud, receiver: Receiver
+) -> None:
+    await apply(cloud, state("online", 1, kiosk="al-k6"))
+    good = {
+        "rtt_ms": 30.0,
+        "jitter_ms": 2.0,
+        "loss_percent": 0.0,
+        "video_fps": 30.0,
+        "video_level": 0,
+    }
+    await set_host(cloud, "al-k6", call=good)
+    alerts = evaluator(cloud, receiver.url, open_now=False)
+    assert await alerts.evaluate(now=NOW) == (0, 0)
+    await set_host(cloud, "al-k6", call={**good, "loss_percent": 12.5, "video_level": 3})
+    assert await alerts.evaluate(now=NOW) == (1, 0)
+    [fired] = receiver.received
+    assert fired["kind"] == "call_quality_poor" and "12.5%" in fired["text"]
+    await set_host(cloud, "al-k6")  # the call ended: no call section in the telemetry
+    assert await alerts.evaluate(now=NOW) == (0, 1)
+    assert receiver.received[-1]["event"] == "resolved"
