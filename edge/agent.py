@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import platform
 import signal
 from collections.abc import Coroutine
@@ -28,6 +29,7 @@ from edge.settings import EdgeSettings
 from edge.store import DiskQueue
 from edge.telemetry.host import HostSampler
 from edge.telemetry.network import clock_synchronized, default_route_interface, link_type
+from edge.updates import RELEASE_ENV, Releases, UpdateState
 from protocol.aio import wait_event
 from protocol.v1 import (
     CallMessage,
@@ -51,6 +53,10 @@ log = structlog.get_logger("edge.agent")
 
 
 def agent_version() -> str:
+    """The release the launcher started (edge/updates.py), else the installed package's."""
+    release = os.environ.get(RELEASE_ENV)
+    if release:
+        return release[:64]
     try:
         return version("madoguchi")
     except PackageNotFoundError:
@@ -94,6 +100,20 @@ class KioskAgent:
         self.restart_requested = False
         self.logs = logs or process_buffer()
         self.commands = CommandRouter()
+        self._versions = (agent_version(), os_version())
+        self.exit_code = 0
+        self.update_state = UpdateState(settings.state_dir)
+        updater = (
+            maintenance.Updater(
+                releases=Releases(settings.releases_dir),
+                state=self.update_state,
+                installer=settings.installer,
+                health_timeout_s=settings.update_health_timeout_s,
+                running_version=self._versions[0],
+            )
+            if settings.releases_dir is not None
+            else None
+        )
         maintenance.register(
             self.commands,
             agent=self,
@@ -101,9 +121,9 @@ class KioskAgent:
             logs=self.logs,
             reboot_command=settings.reboot_command,
             later=lambda delay, action: asyncio.get_running_loop().call_later(delay, action),
+            updater=updater,
         )
         self._interval_changed = asyncio.Event()
-        self._versions = (agent_version(), os_version())
         self.link = KioskLink(
             settings=settings,
             counters=self.counters,
@@ -245,17 +265,17 @@ class KioskAgent:
         self._send_result(command, outcome)
 
     def _send_result(self, command: CommandMessage, outcome: CommandOutcome) -> None:
+        self._send_result_for(command.command_id, command.name, outcome)
+
+    def _send_result_for(self, command_id: UUID, name: str, outcome: CommandOutcome) -> None:
         log.info(
-            "command_answered",
-            command=command.name,
-            command_id=str(command.command_id),
-            status=outcome.status,
+            "command_answered", command=name, command_id=str(command_id), status=outcome.status
         )
         result = CommandResultMessage.model_validate(
             {
                 **self._envelope(),
-                "command_id": command.command_id,
-                "name": command.name,
+                "command_id": command_id,
+                "name": name,
                 "status": outcome.status,
                 "detail": outcome.detail,
                 "output": outcome.output,
@@ -286,6 +306,48 @@ class KioskAgent:
         )
         self.outbox.put(Outgoing(TopicKind.LOGS, encode(bundle)))
 
+    def request_exit(self, code: int) -> None:
+        """Stop with `code` (the launcher starts `current` again on the restart code)."""
+        self.exit_code = code
+        self.stop()
+
+    async def _finish_update(self) -> None:
+        """After an update: the new release confirms its health, or the previous release,
+        put back by the launcher, reports the failure."""
+        pending = self.update_state.pending()
+        running = self._versions[0]
+        if pending is None:
+            return
+        command_id = UUID(pending.command_id)
+        if pending.state == "rolled_back" and running == pending.previous:
+            await self.link.connected.wait()
+            self._send_result_for(
+                command_id,
+                "update_agent",
+                CommandOutcome(
+                    "failed",
+                    f"{pending.version} {pending.reason}; rolled back to {pending.previous}",
+                ),
+            )
+            self.update_state.clear_pending()
+        elif pending.state == "pending" and running == pending.version:
+            await self.link.connected.wait()
+            results = await self.peripherals.self_test()
+            failing = [p.name for p in results if p.status != "ok"]
+            if failing:
+                log.error("update_health_check_failed", failing=failing)
+                self.request_exit(1)  # the launcher rolls back
+                return
+            self._send_result_for(
+                command_id,
+                "update_agent",
+                CommandOutcome(
+                    "succeeded",
+                    f"updated from {pending.previous} to {running}; connected and healthy",
+                ),
+            )
+            self.update_state.clear_pending()
+
     def request_restart(self) -> None:
         """Stop now; `run_forever` starts a fresh agent (systemd restarts a dead process)."""
         self.restart_requested = True
@@ -313,6 +375,7 @@ class KioskAgent:
         )
         self.emit_event("agent_started", version=self._versions[0])
         telemetry = asyncio.create_task(self._telemetry_loop(), name="telemetry")
+        self._spawn(self._finish_update())
         if self.resident_screen is not None:
             await self.resident_screen.start()
         try:
@@ -333,8 +396,9 @@ class KioskAgent:
         self.link.stop()
 
 
-async def run_forever(settings: EdgeSettings) -> None:
-    """Run the agent until a signal; a `restart_agent` command starts a fresh one."""
+async def run_forever(settings: EdgeSettings) -> int:
+    """Run the agent until a signal; a `restart_agent` command starts a fresh one. Returns
+    the process exit code (the update's restart code asks the launcher for a new release)."""
     loop = asyncio.get_running_loop()
     while True:
         agent = KioskAgent(settings)
@@ -342,5 +406,5 @@ async def run_forever(settings: EdgeSettings) -> None:
             loop.add_signal_handler(signum, agent.stop)
         await agent.run()
         if not agent.restart_requested:
-            return
+            return agent.exit_code
         log.info("agent_restarting", kiosk_id=settings.kiosk_id)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -12,6 +14,15 @@ from pydantic import ValidationError
 from edge.commands import CommandOutcome, CommandRouter
 from edge.logbuffer import LogBuffer
 from edge.peripherals.registry import PeripheralRegistry
+from edge.updates import (
+    RESTART_EXIT_CODE,
+    Pending,
+    Releases,
+    UpdateError,
+    UpdateState,
+    download,
+    install,
+)
 from protocol.v1 import CommandMessage, KioskConfig
 from protocol.v1.codec import describe_validation_error
 
@@ -33,6 +44,8 @@ class AgentControl(Protocol):
 
     def request_restart(self) -> None: ...
 
+    def request_exit(self, code: int) -> None: ...
+
     def send_logs(
         self, command: CommandMessage, lines: tuple[str, ...], truncated: bool
     ) -> None: ...
@@ -50,6 +63,7 @@ def register(
     logs: LogBuffer,
     reboot_command: tuple[str, ...],
     later: Callable[[float, Callable[[], object]], object],
+    updater: Updater | None = None,
 ) -> None:
     @router.on("self_test")
     async def self_test(_command: CommandMessage) -> CommandOutcome:
@@ -90,6 +104,15 @@ def register(
         later(SETTLE_S, agent.request_restart)
         return CommandOutcome("succeeded", "the agent restarts now")
 
+    @router.on("update_agent")
+    async def update_agent(command: CommandMessage) -> CommandOutcome:
+        if updater is None:
+            return CommandOutcome("rejected", "this kiosk is not installed with releases")
+        outcome = await updater.stage(command)
+        if outcome.status == "accepted":
+            later(SETTLE_S, lambda: agent.request_exit(RESTART_EXIT_CODE))
+        return outcome
+
     @router.on("reboot")
     async def reboot(_command: CommandMessage) -> CommandOutcome:
         async def run() -> None:
@@ -99,3 +122,63 @@ def register(
 
         later(SETTLE_S, lambda: asyncio.ensure_future(run()))
         return CommandOutcome("succeeded", "rebooting")
+
+
+class Updater:
+    """`update_agent`: stage a release, switch to it, and exit for the launcher (see
+    edge/updates.py for the whole protocol)."""
+
+    def __init__(
+        self,
+        *,
+        releases: Releases,
+        state: UpdateState,
+        installer: tuple[str, ...],
+        health_timeout_s: float,
+        running_version: str,
+    ) -> None:
+        self.releases = releases
+        self.state = state
+        self.installer = installer
+        self.health_timeout_s = health_timeout_s
+        self.running_version = running_version
+
+    async def stage(self, command: CommandMessage) -> CommandOutcome:
+        args = command.args
+        version, url, sha256 = args.get("version"), args.get("url"), args.get("sha256")
+        if not (isinstance(version, str) and isinstance(url, str) and isinstance(sha256, str)):
+            return CommandOutcome("rejected", "update_agent needs version, url and sha256")
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+            return CommandOutcome("rejected", "sha256 must be 64 hex digits")
+        if not url.startswith(("https://", "http://")):
+            return CommandOutcome("rejected", "the artifact URL must be http(s)")
+        if version == self.running_version:
+            return CommandOutcome("succeeded", f"already running {version}")
+        failed_before = self.state.failures().get(version)
+        if failed_before and args.get("retry") is not True:
+            return CommandOutcome(
+                "rejected",
+                f"{version} failed before ({failed_before}); send retry=true to try again",
+            )
+        try:
+            release = self.releases.path(version)
+            staging = self.releases.root / f".{version}.artifact"
+            await download(url, staging, sha256)
+            await install(self.installer, staging, release)
+            staging.unlink(missing_ok=True)
+        except UpdateError as exc:
+            self.state.record_failure(version, str(exc))
+            return CommandOutcome("failed", str(exc))
+        self.state.set_pending(
+            Pending(
+                command_id=str(command.command_id),
+                version=version,
+                previous=self.running_version,
+                deadline=time.time() + self.health_timeout_s,
+            )
+        )
+        self.releases.switch(version)
+        log.info("update_staged", version=version, previous=self.running_version)
+        return CommandOutcome(
+            "accepted", f"{version} installed; restarting into it for the health check"
+        )

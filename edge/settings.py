@@ -71,5 +71,17 @@ class EdgeSettings(BaseSettings):
     microphone: str = Field(
         "tone", description="Headset microphone: alsa:DEVICE, pulse:DEVICE, or tone (a test tone)"
     )
+    releases_dir: Path | None = Field(
+        None,
+        description="Installed releases with a `current` symlink (edge/updates.py); "
+        "without it `update_agent` is refused",
+    )
+    installer: tuple[str, ...] = Field(
+        ("/opt/madoguchi/bin/install-release", "{artifact}", "{release}"),
+        description="Installs an artifact into a release directory",
+    )
+    update_health_timeout_s: float = Field(
+        180.0, gt=0, description="A new release must be healthy within this, or it is rolled back"
+    )
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
