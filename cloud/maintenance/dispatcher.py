@@ -16,7 +16,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.fleet.consumer import BrokerUnavailableError, FleetConsumer, cloud_seq
-from cloud.maintenance import service
+from cloud.maintenance import rollouts, service
 from protocol.aio import wait_event
 from protocol.v1 import TopicKind, encode, topic
 
@@ -47,6 +47,8 @@ class CommandDispatcher:
             await wait_event(self._wake, self._interval_s)
             self._wake.clear()
             try:
+                if await self.advance_rollouts():
+                    self._wake.set()  # send the new wave at once
                 if self._link.connected.is_set():
                     await self.send_due()
                 await self.sweep()
@@ -74,6 +76,10 @@ class CommandDispatcher:
                 await service.mark_sent(db=db, command=command)
                 sent += 1
         return sent
+
+    async def advance_rollouts(self) -> int:
+        async with self._sessions() as db, db.begin():
+            return await rollouts.advance(db=db, now=datetime.now(UTC))
 
     async def sweep(self) -> int:
         async with self._sessions() as db, db.begin():

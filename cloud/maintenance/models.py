@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base
@@ -64,3 +64,34 @@ class KioskLogBundle(Base):
     lines: Mapped[list[str]] = mapped_column(JSON)
     truncated: Mapped[bool] = mapped_column(Boolean)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Rollout(Base):
+    """An agent version rolled out to many kiosks in throttled waves; halted when too many
+    fail, so one bad release cannot take the whole fleet down."""
+
+    __tablename__ = "rollout"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    wave_size: Mapped[int] = mapped_column(Integer)
+    wave_interval_s: Mapped[int] = mapped_column(Integer)
+    max_failures: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # running | done | halted
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RolloutTarget(Base):
+    __tablename__ = "rollout_target"
+
+    rollout_id: Mapped[int] = mapped_column(
+        ForeignKey("rollout.id", ondelete="CASCADE"), primary_key=True
+    )
+    kiosk_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    wave: Mapped[int | None] = mapped_column(Integer)
+    command_id: Mapped[str | None] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(16))  # waiting | sent | succeeded | failed
