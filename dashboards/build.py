@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from dashboards.alerts import alert_rules
 from dashboards.fleet import fleet_overview
 from dashboards.kiosk import kiosk_detail
 from dashboards.panels import DATASOURCE_UID
@@ -45,6 +47,12 @@ def build(out_dir: Path, *, victoria_metrics_url: str = "http://127.0.0.1:8428")
         "    isDefault: true\n",
         encoding="utf-8",
     )
+    alerting = out_dir / "provisioning" / "alerting" / "madoguchi.yaml"
+    alerting.parent.mkdir(parents=True, exist_ok=True)
+    alerting.write_text(
+        yaml.safe_dump(alert_rules(), allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    written.append(alerting)
     providers = out_dir / "provisioning" / "dashboards" / "madoguchi.yaml"
     providers.parent.mkdir(parents=True, exist_ok=True)
     providers.write_text(

@@ -14,11 +14,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from cloud.fleet.models import Kiosk
 from cloud.fleet.timeseries import TelemetryWriter
 from cloud.fleet.uptime import uptime_point
 from cloud.settings import TimeSeriesSettings
+from dashboards.alerts import RULES
 from dashboards.build import DASHBOARDS, dashboard_json
 from protocol.v1 import HostHealth, NetworkHealth, Peripheral, TelemetryMessage
 from tests.servers import VictoriaMetrics
@@ -54,7 +56,14 @@ def test_build_command_writes_dashboards_and_provisioning(tmp_path: Path) -> Non
         "dashboards/kiosk.json",
         "provisioning/datasources/madoguchi.yaml",
         "provisioning/dashboards/madoguchi.yaml",
+        "provisioning/alerting/madoguchi.yaml",
     }
+    rules = yaml.safe_load((tmp_path / "provisioning/alerting/madoguchi.yaml").read_text())
+    group = rules["groups"][0]
+    assert rules["apiVersion"] == 1 and group["folder"] == "madoguchi"
+    assert len({r["uid"] for r in group["rules"]}) == len(group["rules"]) >= 6
+    for rule in group["rules"]:
+        assert rule["condition"] == "B" and rule["data"][0]["datasourceUid"] == "madoguchi-vm"
     assert "madoguchi-vm" in (tmp_path / "provisioning/datasources/madoguchi.yaml").read_text()
 
 
@@ -125,6 +134,17 @@ async def test_every_panel_query_returns_the_ingested_data(
                 assert result, f"{name} / {panel['title']}: no data for {expr}"
                 checked += 1
     assert checked >= 15
+
+    # The alert rules' queries: valid, and only the kiosk in trouble (dash-k2's card reader)
+    # comes back; the healthy readings fire nothing.
+    fired = {}
+    for uid, _title, expr, *_ in RULES:
+        fired[uid] = {
+            r["metric"].get("kiosk_id")
+            for r in _instant(victoria_metrics, expr, now + timedelta(seconds=30))
+        }
+    assert fired.pop("madoguchi-card-reader") == {"dash-k2"}
+    assert all(not kiosks for kiosks in fired.values()), fired
 
     uptime = {
         r["metric"]["site_id"]: float(r["value"][1])
