@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import platform
 import signal
@@ -41,6 +42,7 @@ from protocol.v1 import (
     LogBundleMessage,
     NetworkHealth,
     Peripheral,
+    ScreenshotMessage,
     StateMessage,
     TelemetryMessage,
     Topic,
@@ -305,6 +307,29 @@ class KioskAgent:
             strict=False,
         )
         self.outbox.put(Outgoing(TopicKind.LOGS, encode(bundle)))
+
+    @property
+    def serving_resident(self) -> bool:
+        return self.session.active
+
+    @property
+    def screen_source(self) -> str:
+        return self.settings.screen_capture
+
+    def send_screenshot(
+        self, command: CommandMessage, jpeg: bytes, width: int, height: int
+    ) -> None:
+        shot = ScreenshotMessage.model_validate(
+            {
+                **self._envelope(),
+                "command_id": command.command_id,
+                "width": width,
+                "height": height,
+                "jpeg_base64": base64.b64encode(jpeg).decode(),
+            },
+            strict=False,
+        )
+        self.outbox.put(Outgoing(TopicKind.SCREENSHOT, encode(shot)))
 
     def request_exit(self, code: int) -> None:
         """Stop with `code` (the launcher starts `current` again on the restart code)."""

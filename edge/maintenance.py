@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from edge.commands import CommandOutcome, CommandRouter
 from edge.logbuffer import LogBuffer
+from edge.media.screenshot import capture_jpeg
 from edge.peripherals.registry import PeripheralRegistry
 from edge.updates import (
     RESTART_EXIT_CODE,
@@ -29,7 +30,7 @@ from protocol.v1.codec import describe_validation_error
 log = structlog.get_logger("edge.maintenance")
 
 # Commands that would interrupt a resident: they wait for the session to end unless forced.
-DISRUPTIVE = frozenset({"restart_agent", "reboot", "update_agent", "screenshot"})
+DISRUPTIVE = frozenset({"restart_agent", "reboot", "update_agent"})
 # Give the result a moment to reach the broker before the agent goes away.
 SETTLE_S = 0.3
 
@@ -49,6 +50,16 @@ class AgentControl(Protocol):
     def send_logs(
         self, command: CommandMessage, lines: tuple[str, ...], truncated: bool
     ) -> None: ...
+
+    def send_screenshot(
+        self, command: CommandMessage, jpeg: bytes, width: int, height: int
+    ) -> None: ...
+
+    @property
+    def serving_resident(self) -> bool: ...
+
+    @property
+    def screen_source(self) -> str: ...
 
 
 LOG_LINES = 500
@@ -103,6 +114,27 @@ def register(
     async def restart_agent(_command: CommandMessage) -> CommandOutcome:
         later(SETTLE_S, agent.request_restart)
         return CommandOutcome("succeeded", "the agent restarts now")
+
+    @router.on("screenshot")
+    async def screenshot(command: CommandMessage) -> CommandOutcome:
+        # Refused, not deferred, and not even for an admin: the screen may show a resident's
+        # personal data (a Mynaportal page) while a session is on.
+        if agent.serving_resident:
+            return CommandOutcome(
+                "rejected", "a resident is being served: no screenshots during a session"
+            )
+        if not agent.screen_source:
+            return CommandOutcome("rejected", "this kiosk has no screen capture configured")
+        try:
+            jpeg, width, height = await capture_jpeg(agent.screen_source)
+        except (OSError, ValueError) as exc:
+            return CommandOutcome("failed", f"screen capture failed: {str(exc)[:120]}")
+        agent.send_screenshot(command, jpeg, width, height)
+        return CommandOutcome(
+            "succeeded",
+            f"screenshot sent ({width}x{height}, {len(jpeg)} bytes)",
+            {"width": width, "height": height, "bytes": len(jpeg)},
+        )
 
     @router.on("update_agent")
     async def update_agent(command: CommandMessage) -> CommandOutcome:

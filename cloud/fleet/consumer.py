@@ -37,6 +37,7 @@ from protocol.v1 import (
     CommandResultMessage,
     EventMessage,
     LogBundleMessage,
+    ScreenshotMessage,
     StateMessage,
     TelemetryMessage,
     TopicKind,
@@ -76,6 +77,7 @@ SHARED_KINDS = (
     TopicKind.COMMAND_RESULT,
     TopicKind.CALL_UP,
     TopicKind.LOGS,
+    TopicKind.SCREENSHOT,
 )
 
 
@@ -317,6 +319,9 @@ class FleetConsumer:
                 await self.calls.on_kiosk_offline(message.kiosk_id, received_at)
             return f"state:{outcome}"
         async with self._sessions() as db, db.begin():
+            if isinstance(message, ScreenshotMessage):
+                stored = await maintenance.store_screenshot(db=db, message=message)
+                return "screenshot:stored" if stored else "screenshot:ignored"
             if isinstance(message, LogBundleMessage):
                 stored = await maintenance.store_logs(db=db, message=message)
                 return "logs:stored" if stored else "logs:ignored"

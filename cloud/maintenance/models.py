@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base
@@ -95,3 +95,16 @@ class RolloutTarget(Base):
     wave: Mapped[int | None] = mapped_column(Integer)
     command_id: Mapped[str | None] = mapped_column(String(36))
     state: Mapped[str] = mapped_column(String(16))  # waiting | sent | succeeded | failed
+
+
+class KioskScreenshot(Base):
+    """A kiosk screen taken by a `screenshot` command (never during a resident's session)."""
+
+    __tablename__ = "kiosk_screenshot"
+
+    command_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(63), index=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)

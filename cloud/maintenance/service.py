@@ -6,6 +6,7 @@ results (a redelivery, a second replica) are harmless.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,8 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.audit.service import record
-from cloud.maintenance.models import FINAL_STATES, CommandState, KioskCommand, KioskLogBundle
-from protocol.v1 import CommandMessage, CommandResultMessage, LogBundleMessage
+from cloud.maintenance.models import (
+    FINAL_STATES,
+    CommandState,
+    KioskCommand,
+    KioskLogBundle,
+    KioskScreenshot,
+)
+from protocol.v1 import CommandMessage, CommandResultMessage, LogBundleMessage, ScreenshotMessage
 
 # Where each state stands; a result may only move a command to a later rank.
 _RANK = {
@@ -210,3 +217,34 @@ async def store_logs(*, db: AsyncSession, message: LogBundleMessage) -> bool:
 
 async def get_logs(*, db: AsyncSession, command_id: str) -> KioskLogBundle | None:
     return await db.get(KioskLogBundle, command_id)
+
+
+async def store_screenshot(*, db: AsyncSession, message: ScreenshotMessage) -> bool:
+    """Keep the screen with its command, if the command was a screenshot for that kiosk."""
+    command = await db.get(KioskCommand, str(message.command_id))
+    if command is None or command.kiosk_id != message.kiosk_id or command.name != "screenshot":
+        return False
+    if await db.get(KioskScreenshot, command.command_id) is not None:
+        return False  # a redelivery
+    try:
+        jpeg = base64.b64decode(message.jpeg_base64, validate=True)
+    except ValueError:
+        return False
+    if not jpeg.startswith(b"\xff\xd8"):
+        return False  # not a JPEG
+    db.add(
+        KioskScreenshot(
+            command_id=command.command_id,
+            kiosk_id=message.kiosk_id,
+            taken_at=message.sent_at,
+            width=message.width,
+            height=message.height,
+            jpeg=jpeg,
+        )
+    )
+    await db.flush()
+    return True
+
+
+async def get_screenshot(*, db: AsyncSession, command_id: str) -> KioskScreenshot | None:
+    return await db.get(KioskScreenshot, command_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -70,6 +70,15 @@ async def logs(command_id: str, _user: Maintainer, db: DbSession) -> KioskLogBun
     if bundle is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no logs received for '{command_id}'")
     return bundle
+
+
+@router.get("/commands/{command_id}/screenshot")
+async def screenshot(command_id: str, user: Maintainer, db: DbSession) -> Response:
+    """The kiosk screen a `screenshot` command brought back (JPEG)."""
+    shot = await service.get_screenshot(db=db, command_id=command_id)
+    if shot is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no screenshot for this command (yet)")
+    return Response(shot.jpeg, media_type="image/jpeg")
 
 
 class RolloutCreate(BaseModel):

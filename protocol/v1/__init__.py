@@ -16,6 +16,7 @@ from protocol.v1.messages import (
     LogBundleMessage,
     NetworkHealth,
     Peripheral,
+    ScreenshotMessage,
     StateMessage,
     TelemetryMessage,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "LogBundleMessage",
     "NetworkHealth",
     "Peripheral",
+    "ScreenshotMessage",
     "StateMessage",
     "TelemetryMessage",
     "Topic",

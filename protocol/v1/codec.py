@@ -24,6 +24,7 @@ from protocol.v1.messages import (
     EventMessage,
     KioskMessage,
     LogBundleMessage,
+    ScreenshotMessage,
     StateMessage,
     TelemetryMessage,
 )
@@ -43,6 +44,7 @@ _TYPE_FOR_KIND: dict[TopicKind, type[Envelope]] = {
     TopicKind.CALL_UP: CallMessage,
     TopicKind.CALL_DOWN: CallMessage,
     TopicKind.LOGS: LogBundleMessage,
+    TopicKind.SCREENSHOT: ScreenshotMessage,
 }
 
 

@@ -172,6 +172,17 @@ class LogBundleMessage(Envelope):
     truncated: bool = Field(description="Older lines were left out to stay within bounds")
 
 
+class ScreenshotMessage(Envelope):
+    """The kiosk screen, answering a `screenshot` command — only ever taken when no resident
+    is being served. A JPEG, base64, small enough for one message."""
+
+    type: Literal["screenshot"] = "screenshot"
+    command_id: UUID
+    width: int = Field(ge=1, le=4096)
+    height: int = Field(ge=1, le=4096)
+    jpeg_base64: Annotated[str, StringConstraints(min_length=4, max_length=60_000)]
+
+
 # --- cloud -> kiosk -------------------------------------------------------------------------
 
 
@@ -302,7 +313,8 @@ KioskMessage = Annotated[
     | CommandResultMessage
     | ConfigMessage
     | CallMessage
-    | LogBundleMessage,
+    | LogBundleMessage
+    | ScreenshotMessage,
     Field(discriminator="type"),
 ]
 
@@ -315,6 +327,7 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
     ConfigMessage,
     CallMessage,
     LogBundleMessage,
+    ScreenshotMessage,
 )
 
 

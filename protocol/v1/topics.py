@@ -25,6 +25,7 @@ class TopicKind(StrEnum):
     CALL_UP = "call/up"
     CALL_DOWN = "call/down"
     LOGS = "logs"
+    SCREENSHOT = "screenshot"
 
 
 # Who publishes on each kind; the broker ACL is generated from these two sets.
@@ -36,6 +37,7 @@ KIOSK_PUBLISHES: frozenset[TopicKind] = frozenset(
         TopicKind.COMMAND_RESULT,
         TopicKind.CALL_UP,
         TopicKind.LOGS,
+        TopicKind.SCREENSHOT,
     }
 )
 CLOUD_PUBLISHES: frozenset[TopicKind] = frozenset(

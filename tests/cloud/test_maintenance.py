@@ -4,11 +4,13 @@ command state and audit log; roles, forcing, deferral during a resident session.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from cloud.audit.models import AuditEntry
@@ -227,3 +229,51 @@ async def test_collect_logs_delivers_redacted_bounded_logs_to_the_tech(
         headers={"Authorization": f"Bearer {operator}"},
     )
     assert denied.status_code == 403
+
+
+async def test_screenshot_outside_sessions_only(
+    broker: Broker, broker_cloud: Cloud, state_dir: Path
+) -> None:
+    agent = KioskAgent(edge_settings(broker, "shot-k1", state_dir, screen_capture="test-pattern"))
+    running = asyncio.create_task(agent.run())
+    tech = await broker_cloud.token(Role.TECH)
+    admin = await broker_cloud.token(Role.ADMIN)
+    try:
+        await asyncio.wait_for(agent.link.connected.wait(), 20)
+        async with asyncio.timeout(20):
+            while (
+                await broker_cloud.client.get(
+                    "/api/kiosks/shot-k1", headers={"Authorization": f"Bearer {tech}"}
+                )
+            ).status_code != 200:
+                await asyncio.sleep(0.1)
+        issued = (await issue(broker_cloud, tech, "shot-k1", name="screenshot")).json()
+        done = await wait_state(broker_cloud, tech, issued["command_id"], "succeeded", "failed")
+        assert done["state"] == "succeeded", done
+        async with asyncio.timeout(20):
+            while True:
+                image = await broker_cloud.client.get(
+                    f"/api/commands/{issued['command_id']}/screenshot",
+                    headers={"Authorization": f"Bearer {tech}"},
+                )
+                if image.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+        assert image.headers["content-type"] == "image/jpeg"
+        picture = Image.open(io.BytesIO(image.content))
+        assert picture.format == "JPEG" and picture.size == (640, 480)
+
+        # A resident at the kiosk: refused at once, even when an admin forces it.
+        agent.session.begin()
+        forced = (await issue(broker_cloud, admin, "shot-k1", name="screenshot", force=True)).json()
+        refused = await wait_state(broker_cloud, admin, forced["command_id"], "rejected")
+        assert "resident" in refused["detail"]
+        missing = await broker_cloud.client.get(
+            f"/api/commands/{forced['command_id']}/screenshot",
+            headers={"Authorization": f"Bearer {tech}"},
+        )
+        assert missing.status_code == 404
+        agent.session.end()
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 10)
