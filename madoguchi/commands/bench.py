@@ -94,3 +94,19 @@ def report(
 
     configure_logging(level="WARNING")
     typer.echo(asyncio.run(run(sites=sites, month=month, database_url=database_url)).report())
+
+
+@app.command("replay")
+def replay(
+    hours: float = typer.Option(24.0, min=0.1, help="How long the kiosk was offline"),
+    interval: float = typer.Option(10.0, min=0.1, help="Its telemetry interval, seconds"),
+    pace: float = typer.Option(50.0, min=1, help="Replay pace (the agent's replay_rate_per_s)"),
+) -> None:
+    """A day's offline backlog replayed and stored, against the broker's unpaced ceiling."""
+    import asyncio
+
+    from bench.replay import run
+    from madoguchi.logs import configure_logging
+
+    configure_logging(level="WARNING")
+    typer.echo(asyncio.run(run(hours=hours, interval_s=interval, pace=pace)).report())
