@@ -7,10 +7,14 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from tests.cloud.conftest import broker_cloud, sqlite_cloud  # noqa: F401 - shared fixtures
 from tests.servers import MissingServerError, Xvfb
+
+# The suite shares two cores with real servers; a log-in (argon2id) can take seconds under
+# load. Waiting longer costs nothing when things are quick.
+expect.set_options(timeout=15_000)
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
