@@ -15,6 +15,7 @@ from cloud.alerts.evaluator import AlertEvaluator
 from cloud.alerts.notifier import WebhookNotifier
 from cloud.alerts.views import router as alerts_router
 from cloud.attendance.views import router as attendance_router
+from cloud.audit.chain import AuditSealer
 from cloud.auth.views import router as auth_router
 from cloud.calendar.lookup import OpeningHours
 from cloud.calendar.views import router as calendar_router
@@ -85,6 +86,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
             opening_hours=opening_hours,
         )
         router_task = asyncio.create_task(app.state.router.run(), name="router")
+        sealer_task = asyncio.create_task(AuditSealer(app.state.sessions).run(), name="audit")
         consumer_task: asyncio.Task[None] | None = None
         dispatcher_task: asyncio.Task[None] | None = None
         app.state.dispatcher = None
@@ -109,6 +111,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
                 dispatcher_task,
                 consumer_task,
                 router_task,
+                sealer_task,
                 summaries_task,
                 alerts_task,
                 uptime_task,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import typer
 
 from madoguchi.commands import (
+    audit,
     bench,
     calendar,
     cloud,
@@ -33,6 +34,7 @@ app.add_typer(cloud.app, name="cloud")
 app.add_typer(kiosks.app, name="kiosks")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(report.app, name="report")
+app.add_typer(audit.app, name="audit")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.run_demo)

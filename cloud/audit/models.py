@@ -1,4 +1,4 @@
-"""Audit entries. Append-only; the security work adds the hash chain and export."""
+"""Audit entries: append-only, sealed into a hash chain shortly after they are written."""
 
 from __future__ import annotations
 
@@ -21,3 +21,5 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # SHA-256 over the previous entry's hash and this entry; set by the sealer (chain.py).
+    chain_hash: Mapped[str | None] = mapped_column(String(64), index=True)
