@@ -36,7 +36,7 @@ from cloud.routing.hub import RoutingHub
 from cloud.routing.publisher import CallPublisher
 from cloud.routing.router import CallRouter
 from cloud.routing.views import router as routing_router
-from cloud.security import install_security_headers
+from cloud.security import install_csrf_guard, install_security_headers
 from cloud.settings import CloudSettings
 from cloud.ui.views import router as ui_router
 from cloud.ui.views import static_files
@@ -132,6 +132,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     )
     app.state.settings = settings
     install_security_headers(app, hsts=settings.cookie_secure)
+    install_csrf_guard(app)
     app.state.registry = CollectorRegistry()
     app.state.metrics = ConsumerMetrics(app.state.registry)
     app.include_router(health.router)

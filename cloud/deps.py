@@ -10,9 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.models import Role, StaffUser
 from cloud.auth.service import user_for_token
+from cloud.security import SESSION_COOKIE as SESSION_COOKIE  # re-exported for the views
 from cloud.settings import CloudSettings
-
-SESSION_COOKIE = "madoguchi_session"
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:

@@ -164,3 +164,29 @@ async def test_pages_and_api_carry_security_headers(sqlite_cloud: Cloud) -> None
     api = await sqlite_cloud.client.get("/healthz")
     assert api.headers["referrer-policy"] == "no-referrer"
     assert "strict-transport-security" not in api.headers  # plain HTTP in development
+
+
+async def test_cross_site_posts_with_the_session_cookie_are_refused(sqlite_cloud: Cloud) -> None:
+    name = await sqlite_cloud.make_user(Role.CITY, "csrf-city")
+    login = await sqlite_cloud.client.post(
+        "/api/auth/login", json={"username": name, "password": PASSWORD}
+    )
+    assert login.status_code == 200 and "madoguchi_session" in sqlite_cloud.client.cookies
+    closure = {"date": "2026-12-01", "reason": "暴風警報"}
+    forged = await sqlite_cloud.client.post(
+        "/api/sites/city-hall/closures", json=closure, headers={"Origin": "https://evil.example"}
+    )
+    assert forged.status_code == 403 and "cross-site" in forged.text
+    own = await sqlite_cloud.client.post(
+        "/api/sites/city-hall/closures", json=closure, headers={"Origin": "http://testserver"}
+    )
+    assert own.status_code == 201, own.text
+    # A bearer-token client sends no cookie: not affected by the Origin rule.
+    sqlite_cloud.client.cookies.clear()
+    token = login.json()["token"]
+    cli = await sqlite_cloud.client.post(
+        "/api/sites/city-hall/closures",
+        json={**closure, "date": "2026-12-02"},
+        headers={"Authorization": f"Bearer {token}", "Origin": "https://evil.example"},
+    )
+    assert cli.status_code == 201
