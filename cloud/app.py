@@ -16,6 +16,7 @@ from cloud.alerts.notifier import WebhookNotifier
 from cloud.alerts.views import router as alerts_router
 from cloud.attendance.views import router as attendance_router
 from cloud.audit.chain import AuditSealer
+from cloud.auth.ratelimit import LoginLimiter
 from cloud.auth.views import router as auth_router
 from cloud.calendar.lookup import OpeningHours
 from cloud.calendar.views import router as calendar_router
@@ -131,6 +132,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
     install_security_headers(app, hsts=settings.cookie_secure)
     install_csrf_guard(app)
     app.state.registry = CollectorRegistry()

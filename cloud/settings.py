@@ -113,6 +113,7 @@ class CloudSettings(BaseSettings):
     http_port: int = Field(8000, ge=1, le=65535)
     token_ttl: timedelta = timedelta(hours=8)
     cookie_secure: bool = False
+    login_attempts_per_minute: int = Field(20, ge=1, description="Per client address")
     mqtt: BrokerSettings = BrokerSettings(enabled=False)
     timeseries: TimeSeriesSettings = TimeSeriesSettings()
     alerts: AlertSettings = AlertSettings()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from cloud.auth import service
 from cloud.auth.models import Role, StaffUser
 from cloud.auth.passwords import WeakPasswordError
+from cloud.auth.ratelimit import limit_logins
 from cloud.auth.schemas import LoginRequest, TokenRead, UserCreate, UserRead
 from cloud.deps import (
     SESSION_COOKIE,
@@ -27,7 +28,7 @@ AdminUser = Annotated[StaffUser, Depends(require_roles(Role.ADMIN))]
 LOGIN_FAILED = "the user name or password is wrong, or the account is disabled"
 
 
-@router.post("/auth/login", response_model=TokenRead)
+@router.post("/auth/login", response_model=TokenRead, dependencies=[Depends(limit_logins)])
 async def login(
     body: LoginRequest, response: Response, db: DbSession, settings: Settings
 ) -> TokenRead:

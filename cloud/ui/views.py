@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth import service
 from cloud.auth.models import StaffUser
+from cloud.auth.ratelimit import limit_logins
 from cloud.calendar.schedule import UnknownSiteError
 from cloud.deps import SESSION_COOKIE, DbSession, Settings, request_token, set_session_cookie
 from cloud.fleet.service import list_kiosks
@@ -50,7 +51,7 @@ async def login_page(request: Request) -> Response:
     return templates.TemplateResponse(request, "login.html", {"error": None})
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(limit_logins)])
 async def login_form(
     request: Request,
     db: DbSession,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -10,7 +11,8 @@ from cloud.audit.models import AuditEntry
 from cloud.auth.models import ApiToken, Role, StaffUser
 from cloud.auth.service import issue_token
 from cloud.db.engine import transaction
-from tests.cloud.conftest import PASSWORD, Cloud
+from cloud.settings import BrokerSettings, CloudSettings
+from tests.cloud.conftest import PASSWORD, Cloud, _running_cloud
 
 
 async def test_login_returns_a_token_that_opens_the_api(cloud: Cloud) -> None:
@@ -190,3 +192,23 @@ async def test_cross_site_posts_with_the_session_cookie_are_refused(sqlite_cloud
         headers={"Authorization": f"Bearer {token}", "Origin": "https://evil.example"},
     )
     assert cli.status_code == 201
+
+
+async def test_log_in_attempts_are_rate_limited_per_address(tmp_path: Path) -> None:
+    settings = CloudSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'rl.db'}",
+        mqtt=BrokerSettings(enabled=False),
+        login_attempts_per_minute=3,
+    )
+    async for cloud in _running_cloud(settings):
+        codes = [
+            (
+                await cloud.client.post(
+                    "/api/auth/login", json={"username": f"u{i}", "password": "wrong password"}
+                )
+            ).status_code
+            for i in range(5)
+        ]
+        assert codes == [401, 401, 401, 429, 429]
+        page = await cloud.client.post("/login", data={"username": "x", "password": "y"})
+        assert page.status_code == 429 and page.headers["retry-after"] == "60"
