@@ -34,7 +34,10 @@ def install_security_headers(app: FastAPI, *, hsts: bool) -> None:
             headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin: nothing leaves for other sites, and our own form posts keep their
+        # Origin header (with no-referrer browsers send `Origin: null`), which the CSRF
+        # guard checks.
+        headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Cache-Control", "no-store")
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -173,7 +173,7 @@ async def record_support_case(body: SupportCaseIn, db: DbSession, user: SupportS
     """A resident helped directly by the support staff (for the monthly report)."""
     if (body.outcome == Outcome.NOT_COMPLETED) != (body.reason is not None):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             "a reason is given exactly when the outcome is not_completed",
         )
     case = SupportCase(

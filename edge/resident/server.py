@@ -70,9 +70,9 @@ class ResidentScreen:
         return app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self.port, shutdown_timeout=2.0)
+        site = web.TCPSite(self._runner, self._host, self.port)
         await site.start()
         if self.port == 0:
             self.port = int(self._runner.addresses[0][1])

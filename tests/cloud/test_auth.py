@@ -164,7 +164,7 @@ async def test_pages_and_api_carry_security_headers(sqlite_cloud: Cloud) -> None
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["x-content-type-options"] == "nosniff"
     api = await sqlite_cloud.client.get("/healthz")
-    assert api.headers["referrer-policy"] == "no-referrer"
+    assert api.headers["referrer-policy"] == "same-origin"
     assert "strict-transport-security" not in api.headers  # plain HTTP in development
 
 

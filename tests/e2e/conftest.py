@@ -7,7 +7,8 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.cloud.conftest import broker_cloud, sqlite_cloud  # noqa: F401 - shared fixtures
 from tests.servers import MissingServerError, Xvfb
@@ -74,3 +75,19 @@ async def kiosk_browser(xvfb: Xvfb) -> AsyncIterator[Browser]:
         )
         yield launched
         await launched.close()
+
+
+async def log_in(page: Page, base_url: str, username: str, password: str) -> None:
+    """Log in through the form and wait for the landing page (generously: argon2id and a
+    loaded machine), saying what the page showed if it did not get there."""
+    await page.goto(f"{base_url}/login")
+    await page.get_by_label("ユーザー名").fill(username)
+    await page.get_by_label("パスワード").fill(password)
+    await page.get_by_role("button", name="ログイン").click()
+    try:
+        await page.wait_for_url(f"{base_url}/", timeout=45_000)
+    except PlaywrightTimeoutError:
+        raise AssertionError(
+            f"log-in as {username} did not land on {base_url}/: at {page.url}: "
+            f"{(await page.content())[:600]}"
+        ) from None

@@ -23,6 +23,7 @@ from cloud.db.engine import transaction
 from cloud.routing.models import CallRecord
 from edge.agent import KioskAgent
 from tests.cloud.conftest import PASSWORD, Cloud, serving
+from tests.e2e.conftest import log_in
 from tests.edge.helpers import edge_settings
 from tests.servers import Broker, Xvfb
 
@@ -36,10 +37,7 @@ CANARY_NUMBER = "123456789018"
 async def operator_console(browser: Browser, base_url: str, username: str) -> Page:
     context = await browser.new_context(locale="ja-JP", permissions=["camera", "microphone"])
     page = await context.new_page()
-    await page.goto(f"{base_url}/login")
-    await page.get_by_label("ユーザー名").fill(username)
-    await page.get_by_label("パスワード").fill(PASSWORD)
-    await page.get_by_role("button", name="ログイン").click()
+    await log_in(page, base_url, username, PASSWORD)
     await page.get_by_role("link", name="オペレーター").click()
     await expect(page.get_by_role("heading", name="オペレーター コンソール")).to_be_visible()
     return page

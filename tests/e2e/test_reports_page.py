@@ -12,6 +12,7 @@ from cloud.auth.models import Role
 from cloud.calendar.service import closures
 from cloud.db.engine import transaction
 from tests.cloud.conftest import PASSWORD, Cloud, serving
+from tests.e2e.conftest import log_in
 
 
 async def test_city_staff_record_a_closure_and_download_the_report(
@@ -20,10 +21,7 @@ async def test_city_staff_record_a_closure_and_download_the_report(
     city = await sqlite_cloud.make_user(Role.CITY, "city-e2e")
     async with serving(sqlite_cloud) as address:
         page = await browser.new_page(locale="ja-JP", accept_downloads=True)
-        await page.goto(f"http://{address}/login")
-        await page.get_by_label("ユーザー名").fill(city)
-        await page.get_by_label("パスワード").fill(PASSWORD)
-        await page.get_by_role("button", name="ログイン").click()
+        await log_in(page, f"http://{address}", city, PASSWORD)
         await page.get_by_role("link", name="業務実績報告").click()
         await page.goto(f"http://{address}/reports?site=city-hall&month=2026-11")
         bill = page.get_by_role("region", name="請求内訳（city-hall 2026-11）")
