@@ -78,6 +78,7 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, StaffUser]]
             )
         return user
 
+    check.roles = allowed  # type: ignore[attr-defined]  # read by cloud/roles.py
     return check
 
 

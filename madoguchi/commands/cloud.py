@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -134,3 +135,20 @@ def login(
         raise typer.Exit(1) from None
     path = save(Credentials(url, token))
     typer.echo(f"logged in as {username}; token saved to {path}")
+
+
+@app.command("roles")
+def roles_command(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the table here")] = None,
+) -> None:
+    """The endpoint × role table, read from the routes (docs/roles.md is this output)."""
+    from cloud.app import create_app
+    from cloud.roles import markdown
+    from cloud.settings import BrokerSettings, CloudSettings
+
+    table = markdown(create_app(CloudSettings(mqtt=BrokerSettings(enabled=False))))
+    if out is None:
+        typer.echo(table, nl=False)
+    else:
+        out.write_text(table, encoding="utf-8")
+        typer.echo(str(out))
