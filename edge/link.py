@@ -35,6 +35,7 @@ StateFactory = Callable[[int, str, bool], Awaitable[StateMessage]]
 MessageHandler = Callable[[Topic, KioskMessage], Awaitable[None]]
 
 SESSION_EXPIRY_S = 3600  # commands sent during a short outage still arrive
+TEARDOWN_S = 3.0  # the most a stop waits on the broker, per step
 SUBSCRIBED = (TopicKind.COMMAND, TopicKind.CONFIG, TopicKind.CALL_DOWN, TopicKind.STATE)
 
 
@@ -155,13 +156,21 @@ class KioskLink:
             finally:
                 for task in tasks:
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                # Bounded: a publish stuck on a frozen broker must not hold the stop.
+                _, stuck = await asyncio.wait(tasks, timeout=TEARDOWN_S)
+                if stuck:
+                    log.warning("session_tasks_stuck", tasks=[t.get_name() for t in stuck])
             for task in done:
                 if task.get_name() != "stop" and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
             # Stopping: say goodbye with the same bd_seq so the cloud applies it at once.
             goodbye = await self._make_state(bd_seq, "offline", False)
-            await client.publish(self._state_topic, encode(goodbye), qos=1, retain=True)
+            try:
+                async with asyncio.timeout(TEARDOWN_S):
+                    await client.publish(self._state_topic, encode(goodbye), qos=1, retain=True)
+            except TimeoutError:
+                # The cloud learns it from the keepalive and the will instead.
+                log.warning("goodbye_not_acknowledged", bd_seq=bd_seq)
             log.info("disconnected", bd_seq=bd_seq)
 
     async def _publish_birth(self, client: aiomqtt.Client, bd_seq: int) -> None:
