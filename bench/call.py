@@ -15,14 +15,12 @@ devices as the operator's console (Playwright).
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,16 +28,15 @@ import psutil
 import uvicorn
 from playwright.async_api import Page, async_playwright
 
+from bench.servers import cpu_percent, start_broker
 from cloud.app import create_app
 from cloud.auth.models import Role
 from cloud.auth.service import create_user
 from cloud.db.engine import transaction
-from cloud.settings import AlertSettings, BrokerSettings, CloudSettings
+from cloud.settings import AlertSettings, CloudSettings
 from edge.settings import EdgeSettings
 from madoguchi.demo import EmbeddedServer
-from madoguchi.mosquitto import MosquittoProcess, free_port
-from provisioning.broker import write_broker_files
-from provisioning.ca import FleetCA
+from madoguchi.mosquitto import free_port
 
 OPERATOR_PASSWORD = "bench-operator-password"  # noqa: S105 - a throwaway account in a temp DB
 BROWSER_FLAGS = [
@@ -100,37 +97,13 @@ def _agent_environment(settings: EdgeSettings) -> dict[str, str]:
     }
 
 
-async def _cpu_percent(pid: int, seconds: float) -> float:
-    process = psutil.Process(pid)
-    before, started = process.cpu_times(), time.monotonic()
-    await asyncio.sleep(seconds)
-    after, elapsed = process.cpu_times(), time.monotonic() - started
-    used: float = (after.user - before.user) + (after.system - before.system)
-    return 100 * used / elapsed
-
-
 async def run(*, calls: int = 3, frames: int = 150, cpu_seconds: float = 10.0) -> CallResult:
     work = Path(tempfile.mkdtemp(prefix="madoguchi-bench-call-"))
-    ca = FleetCA.create(work / "ca")
-    port = free_port()
-    broker = MosquittoProcess(
-        write_broker_files(
-            ca, work / "broker", port=port, bind_address="127.0.0.1", run_as_user=getpass.getuser()
-        ),
-        port,
-        log_path=work / "mosquitto.log",
-    )
-    broker.start()
-    cloud_cert = ca.issue_cloud(work / "cloud")
+    bench_broker = start_broker(work)
+    ca, port, broker = bench_broker.ca, bench_broker.port, bench_broker.process
     settings = CloudSettings(
         database_url=f"sqlite+aiosqlite:///{work / 'cloud.db'}",
-        mqtt=BrokerSettings(
-            host="localhost",
-            port=port,
-            ca_file=ca.cert_path,
-            cert_file=cloud_cert.cert_path,
-            key_file=cloud_cert.key_path,
-        ),
+        mqtt=bench_broker.cloud_settings(work),
         alerts=AlertSettings(enabled=False),
     )
     kiosk = ca.issue_kiosk("bench-call-k1", work / "kiosk")
@@ -209,7 +182,7 @@ async def run(*, calls: int = 3, frames: int = 150, cpu_seconds: float = 10.0) -
                     await asyncio.sleep(1)
                     glass_ms += await console.evaluate(f"window.madoguchi.glassToGlass({frames})")
                     if n == calls - 1:
-                        kiosk_cpu = await _cpu_percent(agent.pid, cpu_seconds)
+                        kiosk_cpu = await cpu_percent(psutil.Process(agent.pid), cpu_seconds)
                     await console.get_by_role("button", name="通話終了").click()
                     await console.get_by_role("button", name="記録する").click()
                     await resident.get_by_role("button", name="最初の画面へ").click()

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 
 import psutil
 from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaBlackhole
 
+from bench.servers import cpu_percent
 from edge.media.sources import TestPatternCamera
 from edge.media.tracks import LatestFrameTrack, ToneTrack
 
@@ -38,12 +38,7 @@ async def main(seconds: float) -> None:
     await sender.setRemoteDescription(receiver.localDescription)
     await sink.start()
     await asyncio.sleep(3)  # warm up: connected, encoders running
-    process = psutil.Process()
-    before, started = process.cpu_times(), time.monotonic()
-    await asyncio.sleep(seconds)
-    after, elapsed = process.cpu_times(), time.monotonic() - started
-    used = (after.user - before.user) + (after.system - before.system)
-    print(json.dumps({"cpu_percent": 100 * used / elapsed}), flush=True)
+    print(json.dumps({"cpu_percent": await cpu_percent(psutil.Process(), seconds)}), flush=True)
     await sink.stop()
     await sender.close()
     await receiver.close()

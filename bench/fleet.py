@@ -9,7 +9,6 @@ write into the store.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import statistics
 import subprocess
@@ -19,12 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.servers import start_broker
 from cloud.app import create_app
-from cloud.settings import AlertSettings, BrokerSettings, CloudSettings, TimeSeriesSettings
-from madoguchi.mosquitto import MosquittoProcess, free_port
+from cloud.settings import AlertSettings, CloudSettings, TimeSeriesSettings
+from madoguchi.mosquitto import free_port
 from madoguchi.victoria import VictoriaMetricsProcess
-from provisioning.broker import write_broker_files
-from provisioning.ca import FleetCA
 
 
 @dataclass(frozen=True)
@@ -82,29 +80,14 @@ async def run(
     kiosks: int, seconds: float, *, interval: float = 1.0, ramp: float = 10.0, processes: int = 1
 ) -> FleetResult:
     work = Path(tempfile.mkdtemp(prefix="madoguchi-bench-fleet-"))
-    ca = FleetCA.create(work / "ca")
-    port = free_port()
-    broker = MosquittoProcess(
-        write_broker_files(
-            ca, work / "broker", port=port, bind_address="127.0.0.1", run_as_user=getpass.getuser()
-        ),
-        port,
-        log_path=work / "mosquitto.log",
-    )
-    broker.start()
+    bench_broker = start_broker(work)
+    ca, port, broker = bench_broker.ca, bench_broker.port, bench_broker.process
     store = VictoriaMetricsProcess(work / "vm", free_port())
     store.start()
-    cloud_cert = ca.issue_cloud(work / "cloud")
     peer_cert = ca.issue_cloud(work / "peer")
     settings = CloudSettings(
         database_url=f"sqlite+aiosqlite:///{work / 'cloud.db'}",
-        mqtt=BrokerSettings(
-            host="localhost",
-            port=port,
-            ca_file=ca.cert_path,
-            cert_file=cloud_cert.cert_path,
-            key_file=cloud_cert.key_path,
-        ),
+        mqtt=bench_broker.cloud_settings(work),
         # Telemetry only, so that every point written is a reading the peer also saw.
         timeseries=TimeSeriesSettings(
             enabled=True, url=store.url, flush_interval_s=0.25, uptime_minutes=False

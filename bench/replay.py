@@ -11,7 +11,6 @@ the same broker, in the same run (the broker's own ceiling on this machine).
 from __future__ import annotations
 
 import asyncio
-import getpass
 import ssl
 import tempfile
 import time
@@ -22,18 +21,17 @@ from pathlib import Path
 import aiomqtt
 
 from bench.fleet import _stored_samples
+from bench.servers import start_broker
 from cloud.app import create_app
-from cloud.settings import AlertSettings, BrokerSettings, CloudSettings, TimeSeriesSettings
+from cloud.settings import AlertSettings, CloudSettings, TimeSeriesSettings
 from edge.agent import KioskAgent
 from edge.outbox import Outgoing
 from edge.settings import EdgeSettings
 from edge.store import DiskQueue
-from madoguchi.mosquitto import MosquittoProcess, free_port
+from madoguchi.mosquitto import free_port
 from madoguchi.victoria import VictoriaMetricsProcess
 from protocol.transport import client_tls_context
 from protocol.v1 import HostHealth, TelemetryMessage, TopicKind, encode, topic
-from provisioning.broker import write_broker_files
-from provisioning.ca import FleetCA
 
 
 @dataclass
@@ -98,29 +96,14 @@ async def _peer_rate(host: str, port: int, context: ssl.SSLContext, kiosk_id: st
 
 async def run(*, hours: float, interval_s: float, pace: float) -> ReplayResult:
     work = Path(tempfile.mkdtemp(prefix="madoguchi-bench-replay-"))
-    ca = FleetCA.create(work / "ca")
-    port = free_port()
-    broker = MosquittoProcess(
-        write_broker_files(
-            ca, work / "broker", port=port, bind_address="127.0.0.1", run_as_user=getpass.getuser()
-        ),
-        port,
-        log_path=work / "mosquitto.log",
-    )
-    broker.start()
+    bench_broker = start_broker(work)
+    ca, port, broker = bench_broker.ca, bench_broker.port, bench_broker.process
     store = VictoriaMetricsProcess(work / "vm", free_port())
     store.start()
-    cloud_cert = ca.issue_cloud(work / "cloud")
     kiosk = ca.issue_kiosk("replay-k1", work / "kiosk")
     settings = CloudSettings(
         database_url=f"sqlite+aiosqlite:///{work / 'cloud.db'}",
-        mqtt=BrokerSettings(
-            host="localhost",
-            port=port,
-            ca_file=ca.cert_path,
-            cert_file=cloud_cert.cert_path,
-            key_file=cloud_cert.key_path,
-        ),
+        mqtt=bench_broker.cloud_settings(work),
         timeseries=TimeSeriesSettings(
             enabled=True, url=store.url, flush_interval_s=0.25, uptime_minutes=False
         ),

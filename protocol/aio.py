@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 
 async def wait_event(event: asyncio.Event, seconds: float) -> bool:
@@ -19,3 +21,15 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def until_first_done(*work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` concurrently until one part ends (a socket closed, a push loop failed),
+    then cancel the others and wait for them."""
+    tasks = [asyncio.create_task(part) for part in work]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

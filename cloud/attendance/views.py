@@ -15,9 +15,10 @@ from cloud.audit import service as audit
 from cloud.auth.models import Role, StaffUser
 from cloud.deps import DbSession, require_roles
 from cloud.reports.month import MONTH_PATTERN, month_range
+from protocol.v1.ids import ID_PATTERN
 
 router = APIRouter(prefix="/api/attendance", tags=["attendance"])
-SITE = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+SITE = ID_PATTERN
 
 
 class AttendanceIn(BaseModel):

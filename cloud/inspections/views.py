@@ -15,10 +15,11 @@ from cloud.auth.models import Role, StaffUser
 from cloud.deps import ALL_STAFF, DbSession, require_roles
 from cloud.inspections.models import Incident, Inspection
 from cloud.reports.month import MONTH_PATTERN, month_range
+from protocol.v1.ids import ID_PATTERN
 
 router = APIRouter(tags=["inspections"])
 JAPAN = ZoneInfo("Asia/Tokyo")
-SITE = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+SITE = ID_PATTERN
 ItemName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Readers = Annotated[
     StaffUser, Depends(require_roles(Role.TECH, Role.CITY, Role.SUPPORT, Role.ADMIN))

@@ -16,6 +16,7 @@ from cloud.fleet.service import get_kiosk
 from cloud.maintenance import rollouts, service
 from cloud.maintenance.models import KioskCommand, KioskLogBundle, Rollout, RolloutTarget
 from cloud.maintenance.schemas import CommandCreate, CommandRead, LogBundleRead
+from protocol.v1.ids import ID_PATTERN
 
 router = APIRouter(prefix="/api", tags=["maintenance"])
 Maintainer = Annotated[StaffUser, Depends(require_roles(Role.TECH, Role.ADMIN))]
@@ -87,7 +88,7 @@ class RolloutCreate(BaseModel):
     version: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
     url: str = Field(pattern=r"^https?://", max_length=200)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
-    site_id: str | None = Field(None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    site_id: str | None = Field(None, pattern=ID_PATTERN)
     wave_size: int = Field(5, ge=1, le=1000)
     wave_interval_s: int = Field(300, ge=0, le=86_400)
     max_failures: int = Field(1, ge=1, le=1000)

@@ -29,24 +29,14 @@ from cloud.reports.intervals import intersect, minutes
 from cloud.reports.month import month_range
 from cloud.reports.service import uptime_report
 from cloud.reports.uptime import SiteUptime
+from cloud.routing.models import OUTCOME_LABELS as ROUTING_OUTCOMES
+from cloud.routing.models import PROCEDURE_LABELS as ROUTING_PROCEDURES
 from cloud.routing.models import CallRecord, StaffingGap, SupportCase
 from cloud.settings import BillingSettings
 
-PROCEDURE_LABELS = {
-    "health_insurance": "健康保険証利用登録",
-    "public_funds_account": "公金受取口座登録",
-    "other_mynaportal": "その他マイナポータル手続",
-    "new_card": "新規交付申請",
-    "renewal": "更新申請",
-    "referral_only": "案内のみ",
-    None: "未記録",
-}
-OUTCOME_LABELS = {
-    "completed": "完了",
-    "not_completed": "未完了",
-    "referred": "窓口案内",
-    None: "未記録",
-}
+# Records not yet given an outcome show as such.
+PROCEDURE_LABELS: dict[str | None, str] = {None: "未記録"} | dict(ROUTING_PROCEDURES)
+OUTCOME_LABELS: dict[str | None, str] = {None: "未記録"} | dict(ROUTING_OUTCOMES)
 CHANNEL_LABELS = {"online": "オンライン窓口", "support": "支援員"}
 
 

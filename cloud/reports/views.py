@@ -15,6 +15,7 @@ from cloud.reports.monthly import MonthlyReport, monthly_report
 from cloud.reports.pdf import pdf_bytes
 from cloud.reports.service import as_json, uptime_report
 from cloud.reports.xlsx import xlsx_bytes
+from protocol.v1.ids import ID_PATTERN
 
 router = APIRouter(
     prefix="/api/reports",
@@ -74,7 +75,7 @@ async def _monthly(db: DbSession, settings: Settings, site: str, month: str) -> 
 async def monthly(
     db: DbSession,
     settings: Settings,
-    site: Annotated[str, Query(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")],
+    site: Annotated[str, Query(pattern=ID_PATTERN)],
     month: Annotated[str, Query(pattern=MONTH_PATTERN)],
     format: Annotated[Literal["xlsx", "pdf"], Query()] = "xlsx",
 ) -> Response:
@@ -93,7 +94,7 @@ async def monthly(
 async def billing(
     db: DbSession,
     settings: Settings,
-    site: Annotated[str, Query(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")],
+    site: Annotated[str, Query(pattern=ID_PATTERN)],
     month: Annotated[str, Query(pattern=MONTH_PATTERN)],
 ) -> dict[str, object]:
     """The month's bill with its day-by-day basis."""

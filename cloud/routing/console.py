@@ -9,7 +9,6 @@ the kiosk told.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -39,7 +38,7 @@ from cloud.routing.signaling import (
     RecordOutcome,
     SetPresence,
 )
-from protocol.aio import wait_event
+from protocol.aio import until_first_done, wait_event
 from protocol.v1.codec import describe_validation_error
 
 log = structlog.get_logger("cloud.console")
@@ -76,16 +75,7 @@ class OperatorConsole:
             await self._ws.send_json(
                 {"type": "hello", "display_name": self._user.display_name, "ice_servers": ice}
             )
-            tasks = [
-                asyncio.create_task(self._push_state(), name="console-push"),
-                asyncio.create_task(self._receive(), name="console-receive"),
-            ]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await until_first_done(self._push_state(), self._receive())
         finally:
             _open_consoles[self._user.id] -= 1
             if _open_consoles[self._user.id] <= 0:

@@ -6,7 +6,6 @@ ends or the guest leaves, the other side is told.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import structlog
@@ -18,7 +17,7 @@ from cloud.routing import guests
 from cloud.routing.models import CallRecord, CallState
 from cloud.routing.router import CallRouter
 from cloud.routing.signaling import GUEST_MESSAGE, MAX_CONSOLE_MESSAGE_BYTES, GuestAnswer
-from protocol.aio import wait_event
+from protocol.aio import until_first_done, wait_event
 from protocol.v1.codec import describe_validation_error
 
 log = structlog.get_logger("cloud.guest")
@@ -42,16 +41,9 @@ class GuestSession:
     async def run(self) -> None:
         await self._signal_operator("joined", None)
         log.info("guest_joined", call_id=self._call_id)
-        tasks = [
-            asyncio.create_task(self._push(), name="guest-push"),
-            asyncio.create_task(self._receive(), name="guest-receive"),
-        ]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await until_first_done(self._push(), self._receive())
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             await self._signal_operator("left", None)
             log.info("guest_left", call_id=self._call_id)
 

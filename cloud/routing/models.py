@@ -62,6 +62,31 @@ class NotCompletedReason(StrEnum):
     OTHER = "other"
 
 
+# Japanese labels for the pages and the reports (one list for all of them).
+PROCEDURE_LABELS: dict[str, str] = {
+    Procedure.HEALTH_INSURANCE: "健康保険証利用登録",
+    Procedure.PUBLIC_FUNDS_ACCOUNT: "公金受取口座登録",
+    Procedure.OTHER_MYNAPORTAL: "その他マイナポータル手続",
+    Procedure.NEW_CARD: "新規交付申請",
+    Procedure.RENEWAL: "更新申請",
+    Procedure.REFERRAL_ONLY: "案内のみ",
+}
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.COMPLETED: "完了",
+    Outcome.NOT_COMPLETED: "未完了",
+    Outcome.REFERRED: "窓口案内",
+}
+REASON_LABELS: dict[str, str] = {
+    NotCompletedReason.CARD_LOCKED: "暗証番号ロック",
+    NotCompletedReason.PIN_FORGOTTEN: "暗証番号不明",
+    NotCompletedReason.NO_FORM: "申請書なし",
+    NotCompletedReason.PHOTO_FAILED: "顔写真不適合",
+    NotCompletedReason.SYSTEM_TROUBLE: "システム障害",
+    NotCompletedReason.RESIDENT_LEFT: "住民が離席",
+    NotCompletedReason.OTHER: "その他",
+}
+
+
 class CallRecord(Base):
     __tablename__ = "call"
 

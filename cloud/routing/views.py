@@ -18,6 +18,7 @@ from cloud.routing import guests, service
 from cloud.routing.console import OperatorConsole
 from cloud.routing.guest_socket import GuestSession
 from cloud.routing.models import CallRecord, NotCompletedReason, Outcome, Procedure, SupportCase
+from protocol.v1.ids import ID_PATTERN
 
 router = APIRouter(tags=["calls"])
 
@@ -147,8 +148,8 @@ async def queue(db: DbSession, user: QueueReaders) -> Any:
 class SupportCaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    site_id: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-    kiosk_id: str | None = Field(None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    site_id: str = Field(pattern=ID_PATTERN)
+    kiosk_id: str | None = Field(None, pattern=ID_PATTERN)
     procedure: Procedure
     outcome: Outcome
     reason: NotCompletedReason | None = None

@@ -18,9 +18,13 @@ from cloud.calendar.schedule import UnknownSiteError
 from cloud.deps import SESSION_COOKIE, DbSession, Settings, request_token, set_session_cookie
 from cloud.fleet.service import list_kiosks
 from cloud.reports.monthly import monthly_report
+from cloud.routing.models import OUTCOME_LABELS, PROCEDURE_LABELS, REASON_LABELS
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(
+    procedure_labels=PROCEDURE_LABELS, outcome_labels=OUTCOME_LABELS, reason_labels=REASON_LABELS
+)
 router = APIRouter(include_in_schema=False)
 
 ROLE_LABELS = {
