@@ -8,6 +8,8 @@ English and never echo the file's content.
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import cv2
@@ -28,11 +30,12 @@ class ImageError(ValueError):
 
 
 def _check_header(data: bytes, max_pixels: int) -> None:
-    import io
-
     try:
-        with Image.open(io.BytesIO(data)) as header:  # reads the header only
-            width, height = header.size
+        # We apply our own, lower limit below; Pillow's warning would only add noise.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as header:  # reads the header only
+                width, height = header.size
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageError(
             "not_an_image", "画像として読み込めません", "the input is not a readable image"
