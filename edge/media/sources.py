@@ -6,6 +6,8 @@ on a thread of its own, so the event loop never waits for a camera. Sources:
 - `OpenCVCamera`: a USB/V4L2 camera through OpenCV (`camera = "opencv:0"`);
 - `X11Screen`: the kiosk screen, grabbed from the X server through FFmpeg's x11grab;
 - `VideoFileCamera`: a recorded video, looped — stands in for the camera in tests and the demo;
+- `StillImageCamera`: a photograph as a camera (the face or document camera in tests/demo);
+- `PiCamera` (edge/media/picamera.py): the Raspberry Pi camera through picamera2;
 - `TestPatternCamera`: generated frames, each stamped with its capture time in a
   machine-readable bar, so the receiver can measure glass-to-glass latency.
 """
@@ -154,6 +156,33 @@ class VideoFileCamera:
         self._closed.set()
 
 
+class StillImageCamera:
+    """A photograph shown as a camera at a few frames per second. Stands in for the face
+    camera and the document camera where none is attached (tests, the demo): a real image
+    through the same interface a camera uses."""
+
+    def __init__(self, path: Path, fps: float = 5.0) -> None:
+        from edge.images import ImageError, load_image
+
+        try:
+            pixels = load_image(path)
+        except ImageError as exc:
+            raise OSError(f"camera image {path.name}: {exc}") from exc
+        self.name = f"image:{path.name}"
+        self._frame = VideoFrame.from_ndarray(pixels, format="bgr24")
+        self._pace = _Paced(fps)
+        self._closed = threading.Event()
+
+    def read(self) -> VideoFrame | None:
+        if self._closed.is_set():
+            return None
+        self._pace.wait()
+        return self._frame
+
+    def close(self) -> None:
+        self._closed.set()
+
+
 class OpenCVCamera:
     """A real camera through OpenCV (V4L2 on Debian); each `read` waits for the device."""
 
@@ -211,12 +240,19 @@ class X11Screen:
 
 
 def open_source(spec: str) -> FrameSource:
-    """`test-pattern`, `file:PATH`, `opencv:INDEX` or `x11[:DISPLAY]`."""
+    """`test-pattern`, `file:PATH` (a video), `image:PATH` (a photograph), `opencv:INDEX`,
+    `picamera[:INDEX]` (Raspberry Pi camera) or `x11[:DISPLAY]`."""
     kind, _, arg = spec.partition(":")
     if kind == "test-pattern":
         return TestPatternCamera()
     if kind == "file":
         return VideoFileCamera(Path(arg))
+    if kind == "image":
+        return StillImageCamera(Path(arg))
+    if kind == "picamera":
+        from edge.media.picamera import PiCamera
+
+        return PiCamera(int(arg or "0"))
     if kind == "opencv":
         return OpenCVCamera(int(arg or "0"))
     if kind == "x11":

@@ -41,6 +41,10 @@ class LatestFrameTrack(MediaStreamTrack):
         self.max_fps = 30.0
         self.scale = 1.0
         self._last_sent_at = 0.0
+        # The PIN guard (edge/privacy) blanks the screen track while a PIN may be typed:
+        # black frames of the same size go out instead, so the operator sees nothing of it.
+        self.blanked = False
+        self._black: VideoFrame | None = None
 
     def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -86,6 +90,8 @@ class LatestFrameTrack(MediaStreamTrack):
             if time.monotonic() - self._last_sent_at >= 1.0 / self.max_fps * 0.9:
                 break
         self._last_sent_at = time.monotonic()
+        if self.blanked:
+            frame = self._black_like(frame)
         if self.scale < 1.0:
             width = max(2, int(frame.width * self.scale) // 2 * 2)
             height = max(2, int(frame.height * self.scale) // 2 * 2)
@@ -94,6 +100,18 @@ class LatestFrameTrack(MediaStreamTrack):
         frame.time_base = VIDEO_TIME_BASE
         self.frames_sent += 1
         return frame
+
+    def latest_image(self) -> np.ndarray | None:
+        """The newest frame as BGR pixels (a photo or a form scan), whatever is being sent."""
+        frame = self._latest
+        return None if frame is None else frame.to_ndarray(format="bgr24")
+
+    def _black_like(self, frame: VideoFrame) -> VideoFrame:
+        black = self._black
+        if black is None or (black.width, black.height) != (frame.width, frame.height):
+            pixels = np.zeros((frame.height, frame.width, 3), np.uint8)
+            black = self._black = VideoFrame.from_ndarray(pixels, format="rgb24")
+        return black
 
     def stop(self) -> None:
         if not self._stopping.is_set():

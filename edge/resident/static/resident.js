@@ -43,6 +43,8 @@ async function render() {
   document.getElementById("estimated-wait").textContent =
     view.estimated_wait_s == null ? "" : fill(t["waiting.eta"], values);
   document.getElementById("support-coming").hidden = !view.support_coming;
+  document.getElementById("operator-control").hidden = !view.operator_control;
+  document.getElementById("pin-protected").hidden = !view.pin_protected;
   document.getElementById("connecting-title").textContent = fill(t["connecting.title"], values);
   document.getElementById("operator-banner").textContent = fill(t["in_call.banner"], values);
   const counter = view.referral_counter ? t[`referral.counter.${view.referral_counter}`] : "";
