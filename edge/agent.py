@@ -17,15 +17,20 @@ import structlog
 
 from edge import maintenance
 from edge.call.controller import CallController
+from edge.call.operator_tools import KioskDevices, OperatorTools
 from edge.commands import CommandOutcome, CommandRouter
 from edge.counters import Counters
 from edge.link import KioskLink
 from edge.logbuffer import LogBuffer, process_buffer
 from edge.media.factory import PeerFactory
 from edge.outbox import Outbox, Outgoing
+from edge.peripherals.base import PeripheralDriver
+from edge.peripherals.card_reader import CardReader
 from edge.peripherals.registry import PeripheralRegistry
+from edge.peripherals.tenkey import EvdevTenkey
 from edge.resident.server import ResidentScreen
 from edge.session import ResidentSession
+from edge.session_files import SessionFiles
 from edge.settings import EdgeSettings
 from edge.store import DiskQueue
 from edge.telemetry.host import HostSampler
@@ -49,7 +54,7 @@ from protocol.v1 import (
     TopicKind,
     encode,
 )
-from protocol.v1.messages import EventName, KioskMessage
+from protocol.v1.messages import EventName, KioskMessage, PeripheralName
 
 log = structlog.get_logger("edge.agent")
 
@@ -93,8 +98,15 @@ class KioskAgent:
             else None
         )
         self.outbox = Outbox(settings.outbox_limit, disk=self.disk_queue)
+        self.card_reader = card_reader(settings)
+        self.tenkey = EvdevTenkey(settings.tenkey) if settings.tenkey else None
+        real: dict[PeripheralName, PeripheralDriver] = {}
+        if self.card_reader is not None:
+            real["card_reader"] = self.card_reader
+        if self.tenkey is not None:
+            real["tenkey"] = self.tenkey
         self.peripherals = peripherals or PeripheralRegistry.declared(
-            settings.peripherals, simulate=settings.simulate_peripherals
+            settings.peripherals, simulate=settings.simulate_peripherals, real=real
         )
         self.sampler = sampler or HostSampler()
         self.config = KioskConfig(telemetry_interval_s=settings.telemetry_interval_s)
@@ -136,11 +148,22 @@ class KioskAgent:
         self._background: set[asyncio.Task[None]] = set()
         self._link_type = link_type(default_route_interface())
         self._peripheral_status: dict[str, str] = {}
+        # Per kiosk: two agents on one machine (the demo) must not wipe each other's files.
+        self.session_files = SessionFiles(settings.session_dir / settings.kiosk_id)
+        self.tools = OperatorTools(
+            KioskDevices(
+                card_reader=self.card_reader,
+                document_camera=settings.document_camera,
+                display=remote_display(settings),
+            ),
+            self.session_files,
+        )
         self.calls = CallController(
             send=self._send_call,
             consent_versions=lambda: (self.config.terms_version, self.config.privacy_version),
             make_peer=PeerFactory(settings),
             session=self.session,
+            tools=self.tools,
         )
         self.resident_screen = (
             ResidentScreen(self.calls, host=settings.resident_host, port=settings.resident_port)
@@ -399,14 +422,19 @@ class KioskAgent:
             simulated=self.settings.simulate_peripherals,
         )
         self.emit_event("agent_started", version=self._versions[0])
+        # Whatever a crash left of a resident's session goes before anyone is served.
+        self.session_files.clean_stale()
         telemetry = asyncio.create_task(self._telemetry_loop(), name="telemetry")
         self._spawn(self._finish_update())
+        if self.tenkey is not None:
+            self._spawn(self._watch_tenkey(self.tenkey))
         if self.resident_screen is not None:
             await self.resident_screen.start()
         try:
             await self.link.run()
         finally:
             await self.calls.close()
+            await self.tools.close()
             if self.resident_screen is not None:
                 await self.resident_screen.stop()
             telemetry.cancel()
@@ -419,6 +447,32 @@ class KioskAgent:
 
     def stop(self) -> None:
         self.link.stop()
+
+    async def _watch_tenkey(self, tenkey: EvdevTenkey) -> None:
+        async for enter in tenkey.keys():
+            self.tools.tenkey_key(enter=enter)
+
+
+def card_reader(settings: EdgeSettings) -> CardReader | None:
+    spec = settings.card_reader
+    if not spec:
+        return None
+    kind, _, name = spec.partition(":")
+    if kind != "pcsc":
+        raise ValueError(f"unknown card reader '{spec}' (pcsc or pcsc:NAME)")
+    return CardReader(name or None)
+
+
+def remote_display(settings: EdgeSettings) -> str | None:
+    """The X display remote control drives: the one the screen track shows."""
+    if not settings.remote_control:
+        return None
+    kind, _, display = settings.screen_capture.partition(":")
+    if kind != "x11":
+        return None
+    if display:
+        return display if display.startswith(":") else f":{display}"
+    return os.environ.get("DISPLAY") or None
 
 
 async def run_forever(settings: EdgeSettings) -> int:

@@ -71,6 +71,29 @@ class EdgeSettings(BaseSettings):
     microphone: str = Field(
         "tone", description="Headset microphone: alsa:DEVICE, pulse:DEVICE, or tone (a test tone)"
     )
+    card_reader: str | None = Field(
+        None,
+        description="The PC/SC card reader: `pcsc` (the first reader) or `pcsc:NAME` (a reader "
+        "whose name contains NAME); real even when the other peripherals are simulated",
+    )
+    tenkey: str | None = Field(
+        None,
+        description="The USB numeric keypad: part of its /dev/input path or name (evdev); "
+        "its keys raise the PIN guard",
+    )
+    document_camera: str | None = Field(
+        None,
+        description="The stand scanner (document camera) for the application form: "
+        "opencv:INDEX, image:PATH (a photograph) or file:PATH",
+    )
+    remote_control: bool = Field(
+        True, description="Let the operator drive the kiosk screen (XTest on the X display)"
+    )
+    session_dir: Path = Field(
+        Path("/dev/shm/madoguchi-agent"),  # noqa: S108 - tmpfs on purpose, private 0700 dir
+        description="Photos and scans of the session in progress, in RAM; wiped at its end "
+        "and at start-up",
+    )
     releases_dir: Path | None = Field(
         None,
         description="Installed releases with a `current` symlink (edge/updates.py); "

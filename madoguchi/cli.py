@@ -10,11 +10,14 @@ from madoguchi.commands import (
     audit,
     bench,
     calendar,
+    card,
     cloud,
     dashboards,
     demo,
     edge,
+    form,
     kiosks,
+    photo,
     protocol,
     provision,
     report,
@@ -37,5 +40,8 @@ app.add_typer(report.app, name="report")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(bench.app, name="bench")
+app.add_typer(form.app, name="form")
+app.add_typer(card.app, name="card")
+app.add_typer(photo.app, name="photo")
 app.command("demo")(demo.run_demo)
 app.command("simulate")(simulate.simulate)

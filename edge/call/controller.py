@@ -17,12 +17,15 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from edge.media.peer import KioskPeer
 from edge.media.quality import QualityGovernor
+
+if TYPE_CHECKING:
+    from edge.call.operator_tools import OperatorTools
 from edge.session import ResidentSession
 from protocol.v1 import CallMessage, CallQuality, IceServer
 from protocol.v1.datachannel import ClearScreen, OperatorAction, ShowReferral
@@ -59,6 +62,8 @@ class View:
     operator_name: str | None = None
     referral_counter: str | None = None
     end_reason: str | None = None
+    operator_control: bool = False  # the operator drives the kiosk's pointer and keys
+    pin_protected: bool = False  # a PIN may be typed: the operator sees no screen
 
     def as_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -69,7 +74,7 @@ class PeerFactory(Protocol):
         self,
         *,
         ice_servers: tuple[IceServer, ...],
-        on_action: Callable[[OperatorAction], str | None],
+        on_action: Callable[[OperatorAction], Awaitable[str | None]],
         on_failed: Callable[[], None],
     ) -> KioskPeer: ...
 
@@ -100,9 +105,11 @@ class CallController:
         consent_versions: Callable[[], tuple[str, str]],
         make_peer: PeerFactory,
         session: ResidentSession,
+        tools: OperatorTools | None = None,
         timeouts: Timeouts | None = None,
     ) -> None:
         self._send = send
+        self.tools = tools
         self._consent_versions = consent_versions
         self._make_peer = make_peer
         self._session = session
@@ -249,6 +256,14 @@ class CallController:
             await call.peer.accept_answer(message.sdp)
             self._show(screen=Screen.IN_CALL)
             self._spawn(self._watch_quality(call.peer))
+            if self.tools is not None:
+                peer = call.peer
+                await self.tools.attach(
+                    send=peer.send_event,
+                    camera=peer.camera,
+                    screen=peer.screen,
+                    indicators=self._indicators,
+                )
         elif action == "ended":
             await self._finish(message.reason or "completed")
 
@@ -298,7 +313,7 @@ class CallController:
                 self._send("hangup", call_id)
                 await self._finish("media_failed")
 
-    def _operator_action(self, action: OperatorAction) -> str | None:
+    async def _operator_action(self, action: OperatorAction) -> str | None:
         """Operator actions from the data channel; returns a problem, or None when done."""
         if self._view.screen not in (Screen.IN_CALL, Screen.REFERRAL):
             return "no call on screen"
@@ -306,7 +321,15 @@ class CallController:
             self._show(screen=Screen.REFERRAL, referral_counter=action.counter)
         elif isinstance(action, ClearScreen):
             self._show(screen=Screen.IN_CALL, referral_counter=None)
+        elif self.tools is not None:
+            return await self.tools.handle(action)
+        else:
+            return "this kiosk has no operator tools"
         return None
+
+    def _indicators(self, operator_control: bool, pin_protected: bool) -> None:
+        if self._call is not None:
+            self._show(operator_control=operator_control, pin_protected=pin_protected)
 
     async def _finish(self, reason: str, *, show: Screen = Screen.ENDED) -> None:
         call, self._call = self._call, None
@@ -315,6 +338,9 @@ class CallController:
             for task in list(call.tasks):
                 if task is not asyncio.current_task():
                     task.cancel()
+            if self.tools is not None:
+                with contextlib.suppress(Exception):
+                    await self.tools.detach()
             if call.peer is not None:
                 with contextlib.suppress(Exception):
                     await call.peer.close()
@@ -347,4 +373,6 @@ _CLEARED: dict[str, Any] = {
     "operator_name": None,
     "referral_counter": None,
     "end_reason": None,
+    "operator_control": False,
+    "pin_protected": False,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiortc.contrib.media import MediaPlayer
@@ -38,7 +38,7 @@ class PeerFactory:
         self,
         *,
         ice_servers: tuple[IceServer, ...],
-        on_action: Callable[[OperatorAction], str | None],
+        on_action: Callable[[OperatorAction], Awaitable[str | None]],
         on_failed: Callable[[], None],
     ) -> KioskPeer:
         camera = LatestFrameTrack(open_source(self._settings.camera))

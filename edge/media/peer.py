@@ -9,7 +9,7 @@ complete (no trickle ICE). aiortc uses only the first STUN and the first TURN se
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -23,7 +23,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaBlackhole
 from aiortc.mediastreams import MediaStreamTrack
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from edge.media.tracks import LatestFrameTrack
 from protocol.v1 import IceServer
@@ -36,6 +36,8 @@ from protocol.v1.datachannel import (
 )
 
 log = structlog.get_logger("edge.media")
+
+REMOTE_INPUT_TYPES = frozenset({"pointer", "key", "text"})
 
 # RTP clock rates: VP8/H.264 video, Opus audio (what a browser and aiortc agree on first).
 CLOCK_RATES = {"video": 90_000, "audio": 48_000}
@@ -60,7 +62,7 @@ class KioskPeer:
         camera: LatestFrameTrack,
         screen: LatestFrameTrack | None,
         microphone: MediaStreamTrack,
-        on_action: Callable[[OperatorAction], str | None],
+        on_action: Callable[[OperatorAction], Awaitable[str | None]],
         on_failed: Callable[[], None],
     ) -> None:
         # An explicit (possibly empty) list: aiortc's default would contact a public STUN server.
@@ -84,6 +86,10 @@ class KioskPeer:
         self._sink = MediaBlackhole()  # received tracks must be consumed or frames pile up
         self.received: list[str] = []
         self._tasks: set[asyncio.Future[None]] = set()
+        # The operator's actions are carried out one at a time, in the order sent (a key
+        # going down before it comes up); the reader never blocks the SCTP transport.
+        self._actions: asyncio.Queue[OperatorAction] = asyncio.Queue(maxsize=256)
+        self._worker: asyncio.Task[None] | None = None
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_state)
         self.pc.addTrack(microphone)
@@ -115,15 +121,36 @@ class KioskPeer:
         try:
             action = OPERATOR_ACTION.validate_json(data)
         except ValidationError:
+            # The error would quote the message, which may hold typed text: say nothing of it.
             self._reply(ActionResult(action="unknown", ok=False, detail="not a known action"))
             log.warning("data_channel_message_refused")
             return
-        problem = self._on_action(action)
-        self._reply(ActionResult(action=action.type, ok=problem is None, detail=problem))
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._work())
+        try:
+            self._actions.put_nowait(action)
+        except asyncio.QueueFull:
+            self._reply(ActionResult(action=action.type, ok=False, detail="too many actions"))
+
+    async def _work(self) -> None:
+        while True:
+            action = await self._actions.get()
+            try:
+                problem = await self._on_action(action)
+            except Exception:
+                log.exception("operator_action_failed", action=action.type)
+                problem = "the kiosk could not carry out the action"
+            # Remote input answers only when refused (the tools send that), never per event.
+            if action.type not in REMOTE_INPUT_TYPES:
+                self._reply(ActionResult(action=action.type, ok=problem is None, detail=problem))
 
     def _reply(self, result: ActionResult) -> None:
+        self.send_event(result)
+
+    def send_event(self, event: BaseModel) -> None:
+        """A message to the operator's console (protocol/v1/datachannel.py `KioskEvent`)."""
         if self.channel.readyState == "open":
-            self.channel.send(result.model_dump_json())
+            self.channel.send(event.model_dump_json())
 
     async def create_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -160,6 +187,8 @@ class KioskPeer:
         )
 
     async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
         for track in (self.camera, self.screen, self.microphone):
             if track is not None:
                 track.stop()

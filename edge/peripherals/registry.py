@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from edge.peripherals.base import PeripheralDriver
 from edge.peripherals.simulated import SimulatedPeripheral
@@ -15,13 +15,26 @@ class PeripheralRegistry:
         self._drivers = {driver.name: driver for driver in drivers}
 
     @classmethod
-    def declared(cls, names: Iterable[PeripheralName], *, simulate: bool) -> PeripheralRegistry:
-        if not simulate:
-            # Real drivers arrive with the peripherals work; refusing beats pretending.
-            raise NotImplementedError(
-                "real peripheral drivers are not available yet; set simulate_peripherals"
-            )
-        return cls(SimulatedPeripheral(name) for name in names)
+    def declared(
+        cls,
+        names: Iterable[PeripheralName],
+        *,
+        simulate: bool,
+        real: Mapping[PeripheralName, PeripheralDriver] | None = None,
+    ) -> PeripheralRegistry:
+        """The declared peripherals: the `real` drivers configured, simulated stand-ins for
+        the rest when `simulate` is set (each says it is simulated)."""
+        real = real or {}
+        drivers: list[PeripheralDriver] = []
+        for name in names:
+            if name in real:
+                drivers.append(real[name])
+            elif simulate:
+                drivers.append(SimulatedPeripheral(name))
+            else:
+                # Refusing beats pretending: a kiosk must not report a device it cannot see.
+                raise ValueError(f"no driver configured for the {name} and simulation is off")
+        return cls(drivers)
 
     def get(self, name: PeripheralName) -> PeripheralDriver:
         return self._drivers[name]

@@ -73,10 +73,11 @@ class EvdevTenkey:
         names: list[tuple[str, str]] = []
         for path in evdev.list_devices():
             try:
-                with evdev.InputDevice(path) as device:
-                    names.append((path, device.name))
+                device = evdev.InputDevice(path)
             except OSError:
                 continue
+            names.append((path, device.name))
+            device.close()
         return find_device(paths, names, self._match)
 
     async def status(self) -> Peripheral:
@@ -98,11 +99,14 @@ class EvdevTenkey:
                 await asyncio.sleep(RETRY_S)
                 continue
             try:
-                with evdev.InputDevice(path) as device:
+                device = evdev.InputDevice(path)
+                try:
                     async for event in device.async_read_loop():
                         enter = key_down(event.type, event.code, event.value)
                         if enter is not None:
                             yield enter
+                finally:
+                    device.close()
             except OSError:
                 log.warning("tenkey_lost")
                 self._path = None

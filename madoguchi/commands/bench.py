@@ -110,3 +110,28 @@ def replay(
 
     configure_logging(level="WARNING")
     typer.echo(asyncio.run(run(hours=hours, interval_s=interval, pace=pace)).report())
+
+
+@app.command("photo")
+def photo(
+    frames: int = typer.Option(60, min=5, max=2000, help="1280x720 frames per round"),
+) -> None:
+    """Face-photo guidance and compliance checks per second on one core, against a bare face
+    detection on the same frames."""
+    from bench.photo import run
+
+    typer.echo(run(frames).report())
+
+
+@app.command("form")
+def form(
+    forms: int = typer.Option(100, min=5, max=2000, help="Synthetic forms in the set"),
+    seed: int = typer.Option(1, help="Seed of the random tilts, shading and IDs"),
+) -> None:
+    """Application-ID reads per second and success rate on warped, shaded forms, against
+    zxing-cpp called directly on the same images."""
+    from bench.form import run
+    from madoguchi.logs import configure_logging
+
+    configure_logging(level="WARNING")
+    typer.echo(run(forms=forms, seed=seed).report())

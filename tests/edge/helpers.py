@@ -48,6 +48,7 @@ def edge_environment(settings: EdgeSettings) -> dict[str, str]:
         if isinstance(value, list)
         else str(value)
         for name, value in settings.model_dump(mode="json").items()
+        if value is not None  # unset: the default (None) applies
     }
 
 

@@ -66,7 +66,7 @@ async function answer(call) {
   };
   pc.ondatachannel = (event) => {
     madoguchi.channel = event.channel;
-    event.channel.onmessage = (message) => madoguchi.results.push(JSON.parse(message.data));
+    event.channel.onmessage = (message) => madoguchi.onKioskEvent(JSON.parse(message.data));
   };
   pc.onconnectionstatechange = () => {
     $("call-state").textContent = pc.connectionState;
@@ -166,6 +166,7 @@ function closePeer() {
   if (madoguchi.pc) madoguchi.pc.close();
   madoguchi.pc = null;
   madoguchi.channel = null;
+  madoguchi.resetTools();
   for (const id of ["resident-camera", "kiosk-screen", "resident-audio"]) $(id).srcObject = null;
 }
 
