@@ -3,6 +3,10 @@ embedded defaults (SQLite, a Mosquitto child process with the generated TLS conf
 
 Everything lives in one state directory (default `.demo/`): the demo CA, certificates, the
 SQLite database, the kiosks' counters and the demo login. Running it again reuses them.
+
+The kiosks' peripherals (`madoguchi.demo_peripherals`): a sample portrait as the face camera, a
+synthetic application form as the stand scanner, and a fake My Number Card on each kiosk's
+virtual card reader (a private pcscd).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import structlog
 import uvicorn
@@ -33,6 +38,8 @@ from edge.agent import KioskAgent
 from edge.settings import EdgeSettings
 from madoguchi.credentials import Credentials
 from madoguchi.credentials import save as save_credentials
+from madoguchi.demo_peripherals import DEMO_APPLICATION_ID, LOW_USER_AUTH_TRIES, DemoPeripherals
+from madoguchi.demo_peripherals import start as start_peripherals
 from madoguchi.mosquitto import MosquittoProcess, free_port
 from provisioning.broker import write_broker_files
 from provisioning.ca import FleetCA
@@ -103,7 +110,15 @@ def start_broker(state_dir: Path, ca: FleetCA, preferred_port: int) -> Mosquitto
 
 
 def kiosk_settings(
-    state_dir: Path, ca: FleetCA, kiosk_id: str, broker_port: int, resident_port: int = 0
+    state_dir: Path,
+    ca: FleetCA,
+    kiosk_id: str,
+    broker_port: int,
+    resident_port: int = 0,
+    *,
+    camera: str = "test-pattern",
+    document_camera: str | None = None,
+    card_reader: str | None = None,
 ) -> EdgeSettings:
     issued = ca.issue_kiosk(kiosk_id, state_dir / "kiosks" / kiosk_id)
     return EdgeSettings(
@@ -119,7 +134,9 @@ def kiosk_settings(
         state_dir=state_dir / "kiosks" / kiosk_id,
         clock_sync_wait_s=0,  # simulated kiosks on this host share its clock
         resident_port=resident_port,
-        camera="test-pattern",
+        camera=camera,
+        document_camera=document_camera,
+        card_reader=card_reader,
         # With an X display the operator sees the real screen; without one, a test pattern.
         screen_capture="x11" if os.environ.get("DISPLAY") else "test-pattern",
         microphone="tone",
@@ -225,9 +242,41 @@ def prepare(state_dir: Path, broker_port: int) -> tuple[FleetCA, MosquittoProces
     return ca, start_broker(state_dir, ca, broker_port)
 
 
+class KioskPeripherals(TypedDict):
+    camera: str
+    document_camera: str | None
+    card_reader: str | None
+
+
+def peripheral_settings(peripherals: DemoPeripherals, index: int) -> KioskPeripherals:
+    """Kiosk `index`'s cameras (the demo pictures) and its own card reader, if any."""
+    readers = peripherals.reader_names
+    return KioskPeripherals(
+        camera=f"image:{peripherals.face_photo.resolve()}",
+        document_camera=f"image:{peripherals.form_photo.resolve()}",
+        card_reader=f"pcsc:{readers[index]}" if readers else None,
+    )
+
+
+def cards_banner(peripherals: DemoPeripherals) -> str:
+    if not peripherals.reader_names:
+        return f"none ({peripherals.card_problem}; run `make setup`)"
+    first, second = peripherals.reader_names
+    env = " ".join(f"{key}={value}" for key, value in peripherals.env().items())
+    return (
+        f"{DEMO_KIOSKS[0]}: {first}, {DEMO_KIOSKS[1]}: {second}\n"
+        f"                 (private pcscd; PC/SC tools see it with {env})"
+    )
+
+
 async def run(state_dir: Path, *, http_port: int, broker_port: int) -> None:
     ca, broker = await asyncio.to_thread(prepare, state_dir, broker_port)
+    peripherals: DemoPeripherals | None = None
     try:
+        peripherals = await asyncio.to_thread(start_peripherals, state_dir)
+        # Before the first PC/SC call of this process (the agents' card readers):
+        # libpcsclite reads the socket path once.
+        os.environ.update(peripherals.env())
         settings = cloud_settings(state_dir, ca, broker.port, http_port)
         app = create_app(settings)
         server = EmbeddedServer(
@@ -244,10 +293,15 @@ async def run(state_dir: Path, *, http_port: int, broker_port: int) -> None:
         agents = [
             KioskAgent(
                 kiosk_settings(
-                    state_dir, ca, kiosk_id, broker.port, port if port_is_free(port) else 0
+                    state_dir,
+                    ca,
+                    kiosk_id,
+                    broker.port,
+                    port if port_is_free(port) else 0,
+                    **peripheral_settings(peripherals, index),
                 )
             )
-            for kiosk_id, port in zip(DEMO_KIOSKS, RESIDENT_PORTS, strict=True)
+            for index, (kiosk_id, port) in enumerate(zip(DEMO_KIOSKS, RESIDENT_PORTS, strict=True))
         ]
         kiosks = asyncio.gather(*(agent.run() for agent in agents))
         await _seed_last_month(app)
@@ -271,6 +325,10 @@ async def run(state_dir: Path, *, http_port: int, broker_port: int) -> None:
                 kiosks=", ".join(DEMO_KIOSKS),
                 credentials=credentials_file,
                 state_dir=state_dir,
+                cards=cards_banner(peripherals),
+                low_kiosk=DEMO_KIOSKS[1],
+                low_tries=LOW_USER_AUTH_TRIES,
+                application_id=DEMO_APPLICATION_ID,
             ),
             flush=True,
         )
@@ -285,6 +343,8 @@ async def run(state_dir: Path, *, http_port: int, broker_port: int) -> None:
         server.should_exit = True
         await serving
     finally:
+        if peripherals is not None:  # after the agents: their readers watch these cards
+            await asyncio.to_thread(peripherals.stop)
         broker.stop()
 
 
@@ -297,6 +357,13 @@ madoguchi demo is running
   resident       {residents}
                  (open one in another window, touch はじめる → 同意して進む → 通話する,
                   then answer from the operator console)
+  try            in the console, after 応答:
+                 カードリーダー: a fake My Number card on each kiosk's reader;
+                   {low_kiosk}'s card has {low_tries} try left of the user-authentication PIN
+                   (the console says to refer the resident to the city-hall counter)
+                 撮影ガイドを表示 / 撮影する: a sample portrait is the face camera
+                 申請書を読み取る: a sample form, application ID {application_id} (fake)
+  card readers   {cards}
   broker         mqtts://localhost:{broker} (client certificates, generated ACL)
   kiosks         {kiosks} (site city-hall, simulated peripherals)
   CLI            madoguchi kiosks list --json   (token saved in {credentials})

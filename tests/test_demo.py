@@ -1,5 +1,6 @@
 """`madoguchi demo` end to end: broker, control plane and two simulated kiosks, then
-`madoguchi kiosks list --json` against the running control plane."""
+`madoguchi kiosks list --json` against the running control plane, and the kiosks' demo
+peripherals (face camera picture, application form, fake My Number Cards on a private pcscd)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,31 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from edge.forms import read_application_id_file
+from edge.photo import check_file
+from madoguchi import demo_peripherals
+from madoguchi.demo import peripheral_settings
+from madoguchi.demo_peripherals import DEMO_APPLICATION_ID
 from madoguchi.mosquitto import free_port
+from madoguchi.pcscd import PcscdNotFoundError
+
+# Reads each reader given on the command line until pcscd (which polls vpcd) sees a card.
+_READ_CARDS = """
+import asyncio, json, sys, time
+from edge.peripherals.card_reader import CardReader
+
+async def read(name):
+    deadline = time.monotonic() + 10
+    while True:
+        state = await CardReader(name).read_state()
+        if state.card != "none" or time.monotonic() > deadline:
+            return state.model_dump(mode="json")
+        await asyncio.sleep(0.2)
+
+print(json.dumps([asyncio.run(read(name)) for name in sys.argv[1:]]))
+"""
 
 
 def _kiosks(env: dict[str, str]) -> list[dict[str, object]]:
@@ -27,6 +51,51 @@ def _kiosks(env: dict[str, str]) -> list[dict[str, object]]:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def _read_cards(socket_env: str, readers: list[str]) -> list[dict[str, object]]:
+    """The card states through the demo's pcscd, read in a child process: libpcsclite reads
+    PCSCLITE_CSOCK_NAME once per process, and this one may already use the tests' pcscd."""
+    key, _, value = socket_env.partition("=")
+    result = subprocess.run(
+        [sys.executable, "-c", _READ_CARDS, *readers],
+        env={**os.environ, key: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    states: list[dict[str, object]] = json.loads(result.stdout)
+    return states
+
+
+def _check_demo_peripherals(state_dir: Path, banner: str) -> Path:
+    """The pictures decode as the console will read them, and each kiosk's reader holds its
+    fake card; returns the private pcscd's directory (removed when the demo stops)."""
+    assert "撮影する" in banner and "申請書を読み取る" in banner and DEMO_APPLICATION_ID in banner
+    pictures = state_dir / "peripherals"
+    assert read_application_id_file(pictures / "form-scanner.jpg") == DEMO_APPLICATION_ID
+    assert check_file(pictures / "face-camera.jpg").faces == 1
+    # No pcscd means "card readers   none (why)": that fails here, loudly.
+    cards = re.search(
+        r"card readers   city-hall-01: (.+?), city-hall-02: (.+?)\n.*?"
+        r"(PCSCLITE_CSOCK_NAME=\S+?)\)",
+        banner,
+        re.DOTALL,
+    )
+    assert cards is not None, banner
+    first, second = _read_cards(cards.group(3), [cards.group(1), cards.group(2)])
+    assert (first["card"], first["user_auth_pin_tries"], first["input_support_pin_tries"]) == (
+        "mynumber",
+        3,
+        3,
+    )
+    assert (second["card"], second["user_auth_pin_tries"], second["input_support_pin_tries"]) == (
+        "mynumber",
+        1,
+        3,
+    )
+    return Path(cards.group(3).partition("=")[2]).parents[2]
 
 
 def test_demo_runs_two_kiosks_listed_online_by_the_cli(tmp_path: Path) -> None:
@@ -66,6 +135,7 @@ def test_demo_runs_two_kiosks_listed_online_by_the_cli(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{http_port}/" in banner
         assert "demo-admin" in banner
         assert "demo-operator" in banner
+        pcscd_dir = _check_demo_peripherals(tmp_path / "demo", banner)
         # Each kiosk serves its resident screen on loopback, in Japanese by default.
         resident_urls = re.findall(r"city-hall-0[12]: (http://127\.0\.0\.1:\d+/)", banner)
         assert len(resident_urls) == 2
@@ -111,6 +181,26 @@ def test_demo_runs_two_kiosks_listed_online_by_the_cli(tmp_path: Path) -> None:
             demo.kill()
             raise
     assert demo.returncode == 0
+    assert not pcscd_dir.exists()  # pcscd stopped and its private directory removed
     # The state directory keeps the login private.
     login = tmp_path / "demo" / "demo-login.json"
     assert oct(login.stat().st_mode & 0o777) == "0o600"
+
+
+def test_demo_peripherals_without_pcscd_still_give_the_pictures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing(*args: object, **kwargs: object) -> None:
+        raise PcscdNotFoundError("pcscd is not installed")
+
+    monkeypatch.setattr(demo_peripherals, "PcscdProcess", missing)
+    peripherals = demo_peripherals.start(tmp_path)
+    try:
+        assert peripherals.reader_names == () and peripherals.env() == {}
+        assert peripherals.card_problem == "pcscd is not installed"
+        settings = peripheral_settings(peripherals, 1)
+        assert settings["card_reader"] is None  # the kiosk runs without card tools
+        assert settings["camera"] == f"image:{peripherals.face_photo.resolve()}"
+        assert read_application_id_file(peripherals.form_photo) == DEMO_APPLICATION_ID
+    finally:
+        peripherals.stop()
