@@ -38,6 +38,7 @@ from protocol.v1.datachannel import (
 log = structlog.get_logger("edge.media")
 
 REMOTE_INPUT_TYPES = frozenset({"pointer", "key", "text"})
+MAX_PENDING_EVENTS = 32
 
 # RTP clock rates: VP8/H.264 video, Opus audio (what a browser and aiortc agree on first).
 CLOCK_RATES = {"video": 90_000, "audio": 48_000}
@@ -99,6 +100,10 @@ class KioskPeer:
         # After the tracks, so that the data channel rides the same (first) transport.
         self.channel: RTCDataChannel = self.pc.createDataChannel(DATA_CHANNEL_LABEL)
         self.channel.on("message", self._on_message)
+        # Events from before the channel opens (the card's state, the privacy state at the
+        # start of the call) wait for it, a bounded few.
+        self._pending: list[str] = []
+        self.channel.on("open", self._flush)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         self.received.append(track.kind)
@@ -149,8 +154,16 @@ class KioskPeer:
 
     def send_event(self, event: BaseModel) -> None:
         """A message to the operator's console (protocol/v1/datachannel.py `KioskEvent`)."""
+        text = event.model_dump_json()
         if self.channel.readyState == "open":
-            self.channel.send(event.model_dump_json())
+            self.channel.send(text)
+        elif self.channel.readyState == "connecting" and len(self._pending) < MAX_PENDING_EVENTS:
+            self._pending.append(text)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for text in pending:
+            self.channel.send(text)
 
     async def create_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())

@@ -166,6 +166,8 @@ async def test_operator_checks_the_card_photographs_reads_the_form_and_drives_th
             await ringing.get_by_role("button", name="応答").click(timeout=20_000)
             await expect(kiosk.get_by_text("担当：佐藤")).to_be_visible(timeout=20_000)
             await wait_for_media(console, frames=5)
+            # The state at the start of the call, sent before the channel opened, arrived.
+            await expect(console.locator("#privacy-state")).to_have_text("遠隔操作なし")
 
             # The card: a My Number Card whose user-authentication PIN has one try left.
             await expect(console.locator("#card-user-auth")).to_have_text("残り1回")
