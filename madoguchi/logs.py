@@ -4,8 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
+
+
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at the time of writing: a command run in-process (a test's
+    CliRunner swaps the streams and closes its own) must not leave logging bound to a
+    closed stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stderr, name)
+
+
+STDERR = _CurrentStderr()
 
 
 def configure_logging(*, level: str = "INFO", json_output: bool = True) -> None:
@@ -28,11 +47,11 @@ def configure_logging(*, level: str = "INFO", json_output: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=STDERR),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     # Libraries that log through the stdlib (uvicorn, aiomqtt) end up in the same stream.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(STDERR)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

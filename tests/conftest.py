@@ -8,6 +8,14 @@ from pathlib import Path
 
 import pytest
 
+# pcscd is one per test session: libpcsclite reads its socket's address once per process, so
+# the fixtures are registered here, once, not imported by each module (which would make one
+# "session" pcscd per module).
+from tests.pcsc import (  # noqa: F401 - fixtures
+    pcscd_fixture,
+    pcscd_session_fixture,
+    virtual_card_fixture,
+)
 from tests.servers import (
     Broker,
     MissingServerError,
@@ -67,3 +75,20 @@ def state_dir(tmp_path: Path) -> Path:
     path = tmp_path / "state"
     path.mkdir()
     return path
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A command run in-process (CliRunner) configures logging for the whole process, as a
+    real command does; put it back so later tests see the logs they expect."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)

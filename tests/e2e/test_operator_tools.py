@@ -30,10 +30,8 @@ from tests.e2e.test_call import database_text, operator_console, wait_for_media
 from tests.edge.form_images import form_photo
 from tests.edge.helpers import edge_settings
 from tests.edge.photo_images import good_astronaut, kiosk_frame
-from tests.pcsc import (  # noqa: F401 - fixtures
+from tests.pcsc import (
     insert_and_wait,
-    pcscd_fixture,
-    pcscd_session_fixture,
     remove_and_wait,
 )
 from tests.servers import Broker, Xvfb

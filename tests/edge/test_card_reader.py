@@ -27,13 +27,10 @@ from edge.peripherals.virtual_card import (
 from madoguchi.cli import app
 from madoguchi.pcscd import PcscdProcess
 from protocol.v1.card import CardState
-from tests.pcsc import (  # noqa: F401 - fixtures
+from tests.pcsc import (
     insert_and_wait,
     next_state,
-    pcscd_fixture,
-    pcscd_session_fixture,
     remove_and_wait,
-    virtual_card_fixture,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -37,10 +37,8 @@ from protocol.v1.datachannel import (
 )
 from protocol.v1.forms import FormReadResult
 from tests.edge.photo_images import good_astronaut, kiosk_frame
-from tests.pcsc import (  # noqa: F401 - fixtures
+from tests.pcsc import (
     insert_and_wait,
-    pcscd_fixture,
-    pcscd_session_fixture,
     remove_and_wait,
 )
 
