@@ -62,5 +62,7 @@ def process_buffer() -> LogBuffer:
     global _process_buffer
     if _process_buffer is None:
         _process_buffer = LogBuffer()
-        _process_buffer.install()
+    # Again on every use: logging reconfigured since (a command run in-process) would
+    # otherwise have dropped the buffer. Installing twice is a no-op.
+    _process_buffer.install()
     return _process_buffer
