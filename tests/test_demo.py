@@ -160,8 +160,13 @@ def test_demo_runs_two_kiosks_listed_online_by_the_cli(tmp_path: Path) -> None:
         # The city's login sees the report of the simulated past month.
         password = re.search(r"demo-operator / (\S+)", banner)
         assert password is not None
-        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}") as web:
-            web.post("/login", data={"username": "demo-city", "password": password.group(1)})
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=60) as web:
+            login = web.post(
+                "/login", data={"username": "demo-city", "password": password.group(1)}
+            )
+            assert login.status_code == 303, (
+                f"log-in refused: {login.status_code} {login.text[:400]}"
+            )
             page = web.get("/reports")
             assert page.status_code == 200 and "請求内訳" in page.text
             assert "支援員" in page.text and "合計" in page.text
