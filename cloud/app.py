@@ -31,6 +31,15 @@ from cloud.fleet.views import router as fleet_router
 from cloud.inspections.views import router as inspections_router
 from cloud.maintenance.dispatcher import CommandDispatcher
 from cloud.maintenance.views import router as maintenance_router
+from cloud.manuals.views import page_router as manuals_page_router
+from cloud.manuals.views import router as manuals_router
+from cloud.organisation.views import pages as organisation_pages
+from cloud.organisation.views import router as organisation_router
+from cloud.privacy.pages import router as privacy_pages_router
+from cloud.privacy.publisher import ConsentConfigSync
+from cloud.privacy.purge import PurgeJob
+from cloud.privacy.views import router as privacy_router
+from cloud.reports.approval_views import router as approval_router
 from cloud.reports.views import monthly_router
 from cloud.reports.views import router as reports_router
 from cloud.routing.hub import RoutingHub
@@ -39,6 +48,8 @@ from cloud.routing.router import CallRouter
 from cloud.routing.views import router as routing_router
 from cloud.security import install_csrf_guard, install_security_headers
 from cloud.settings import CloudSettings
+from cloud.shifts.pages import router as shifts_pages_router
+from cloud.shifts.views import router as shifts_router
 from cloud.ui.views import router as ui_router
 from cloud.ui.views import static_files
 
@@ -88,6 +99,21 @@ def create_app(settings: CloudSettings) -> FastAPI:
         )
         router_task = asyncio.create_task(app.state.router.run(), name="router")
         sealer_task = asyncio.create_task(AuditSealer(app.state.sessions).run(), name="audit")
+        purge_task = (
+            asyncio.create_task(
+                PurgeJob(
+                    app.state.sessions,
+                    retention=settings.privacy.retention,
+                    interval_s=settings.privacy.purge_interval_s,
+                    first_delay_s=settings.privacy.purge_first_delay_s,
+                ).run(),
+                name="purge",
+            )
+            if settings.privacy.purge_enabled
+            else None
+        )
+        consent_task: asyncio.Task[None] | None = None
+        app.state.consent_sync = None
         consumer_task: asyncio.Task[None] | None = None
         dispatcher_task: asyncio.Task[None] | None = None
         app.state.dispatcher = None
@@ -105,6 +131,10 @@ def create_app(settings: CloudSettings) -> FastAPI:
             consumer_task = asyncio.create_task(consumer.run(), name="mqtt-consumer")
             app.state.dispatcher = CommandDispatcher(sessions=app.state.sessions, link=consumer)
             dispatcher_task = asyncio.create_task(app.state.dispatcher.run(), name="dispatcher")
+            app.state.consent_sync = ConsentConfigSync(
+                app.state.sessions, consumer, interval_s=settings.privacy.consent_sync_s
+            )
+            consent_task = asyncio.create_task(app.state.consent_sync.run(), name="consent")
         try:
             yield
         finally:
@@ -113,6 +143,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
                 consumer_task,
                 router_task,
                 sealer_task,
+                purge_task,
+                consent_task,
                 summaries_task,
                 alerts_task,
                 uptime_task,
@@ -145,9 +177,18 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(calendar_router)
     app.include_router(reports_router)
     app.include_router(monthly_router)
+    app.include_router(approval_router)
+    app.include_router(organisation_router)
+    app.include_router(organisation_pages)
     app.include_router(routing_router)
     app.include_router(attendance_router)
     app.include_router(inspections_router)
+    app.include_router(privacy_router)
+    app.include_router(privacy_pages_router)
+    app.include_router(manuals_router)
+    app.include_router(manuals_page_router)
+    app.include_router(shifts_router)
+    app.include_router(shifts_pages_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")
     return app

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.auth.models import Role, StaffUser
-from cloud.auth.service import user_for_token
+from cloud.auth.models import Role, StaffUser, TokenScope
+from cloud.auth.service import Session, session_for_token
 from cloud.security import SESSION_COOKIE as SESSION_COOKIE  # re-exported for the views
 from cloud.settings import CloudSettings
 
@@ -25,7 +25,9 @@ def get_settings(request: Request) -> CloudSettings:
     return settings
 
 
-DbSession = Annotated[AsyncSession, Depends(get_db)]
+# Committed before the response is sent ("function" scope): a page reloaded right after a
+# change must see it.
+DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 Settings = Annotated[CloudSettings, Depends(get_settings)]
 
 
@@ -51,19 +53,37 @@ def request_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-async def get_current_user(request: Request, db: DbSession) -> StaffUser:
+async def get_session(request: Request, db: DbSession) -> Session:
     token = request_token(request)
-    user = await user_for_token(db=db, token=token) if token else None
-    if user is None:
+    session = await session_for_token(db=db, token=token) if token else None
+    if session is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "authentication required: log in and send the token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return user
+    return session
+
+
+async def get_current_user(session: Annotated[Session, Depends(get_session)]) -> StaffUser:
+    if session.scope is not TokenScope.FULL:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "enrol a second factor first: POST /api/auth/totp/enrol, then /api/auth/totp/confirm",
+        )
+    return session.user
+
+
+async def get_enrolling_user(session: Annotated[Session, Depends(get_session)]) -> StaffUser:
+    """Any session, also one that may only enrol its second factor."""
+    return session.user
+
+
+get_enrolling_user.roles = frozenset(role.value for role in Role)  # type: ignore[attr-defined]
 
 
 CurrentUser = Annotated[StaffUser, Depends(get_current_user)]
+EnrollingUser = Annotated[StaffUser, Depends(get_enrolling_user)]
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, StaffUser]]:

@@ -27,6 +27,8 @@ PUBLIC = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),
         ("POST", "/logout"),
+        ("GET", "/auth/oidc/login"),  # the city's identity provider (when configured)
+        ("GET", "/auth/oidc/callback"),  # the flow's state cookie and the provider's code
         ("GET", "/join/{token}"),  # the guest's page; its socket checks the invite
         ("WS", "/ws/guest/{token}"),  # the invite token is the credential
     }
@@ -38,6 +40,10 @@ SELF_CHECKED = frozenset(
         ("GET", "/operator"),
         ("GET", "/support"),
         ("GET", "/reports"),
+        ("GET", "/totp/enrol"),  # any session, also one that may only enrol
+        ("POST", "/totp/confirm"),
+        ("GET", "/organisation"),
+        ("GET", "/manuals"),  # city staff and admins
         ("WS", "/ws/operator"),  # operator role, checked before the socket is accepted
     }
 )

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloud.alerts.rules import AlertThresholds
+from cloud.auth.config import AuthSettings
+from cloud.privacy.settings import PrivacySettings
 from protocol.v1 import IceServer
 
 
@@ -100,6 +102,17 @@ class BillingSettings(BaseModel):
     monthly_fee_yen: int = Field(1_500_000, ge=0, description="The online counter, per month")
     support_daily_rate_yen: int = Field(20_000, ge=0, description="Support staff, per day")
     tax_percent: int = Field(10, ge=0, le=100, description="Consumption tax")
+    # The invoice (請求書) of an approved month: who issues it and to whom.
+    issuer_name: str = Field("株式会社まどぐちサービス", description="The contractor")
+    issuer_address: str = Field("沖縄県那覇市", description="The contractor's address")
+    issuer_phone: str = Field("", description="The contractor's business number")
+    issuer_registration_number: str = Field(
+        "", description="適格請求書発行事業者登録番号 (T + 13 digits)"
+    )
+    recipient: str = Field("市長　様", description="Whom the invoice is addressed to")
+    bank_account: str = Field("", description="Where the city pays, as printed on the invoice")
+    invoice_prefix: str = Field("MDG", pattern=r"^[A-Za-z0-9-]{1,16}$")
+    payment_days: int = Field(30, ge=0, le=120, description="Payment due after the invoice")
 
 
 class CloudSettings(BaseSettings):
@@ -114,12 +127,14 @@ class CloudSettings(BaseSettings):
     token_ttl: timedelta = timedelta(hours=8)
     cookie_secure: bool = False
     login_attempts_per_minute: int = Field(20, ge=1, description="Per client address")
+    auth: AuthSettings = AuthSettings()
     mqtt: BrokerSettings = BrokerSettings(enabled=False)
     timeseries: TimeSeriesSettings = TimeSeriesSettings()
     alerts: AlertSettings = AlertSettings()
     calendar: CalendarSettings = CalendarSettings()
     calls: CallSettings = CallSettings()
     billing: BillingSettings = BillingSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> CloudSettings:
@@ -132,6 +147,7 @@ class CloudSettings(BaseSettings):
             problems.append("database_url must be PostgreSQL, not SQLite")
         if not self.mqtt.enabled:
             problems.append("the MQTT broker must be enabled")
+        problems += self.auth.production_problems()
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

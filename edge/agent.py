@@ -113,7 +113,7 @@ class KioskAgent:
         self.session = ResidentSession()
         self.restart_requested = False
         self.logs = logs or process_buffer()
-        self.commands = CommandRouter()
+        self.commands = CommandRouter(kiosk_id=settings.kiosk_id)
         self._versions = (agent_version(), os_version())
         self.exit_code = 0
         self.update_state = UpdateState(settings.state_dir)
@@ -310,7 +310,9 @@ class KioskAgent:
         self.outbox.put(Outgoing(TopicKind.COMMAND_RESULT, encode(result)))
 
     def _apply_config(self, message: ConfigMessage) -> None:
-        self.apply_config(message.config)
+        # Only the fields the message carries: the cloud may send a part (the consent versions).
+        update = message.config.model_dump(include=message.config.model_fields_set)
+        self.apply_config(self.config.model_copy(update=update))
         self.emit_event("config_applied", version=message.version)
 
     def apply_config(self, config: KioskConfig) -> None:

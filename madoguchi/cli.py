@@ -18,10 +18,12 @@ from madoguchi.commands import (
     form,
     kiosks,
     photo,
+    privacy,
     protocol,
     provision,
     report,
     simulate,
+    training,
 )
 
 app = typer.Typer(
@@ -38,10 +40,12 @@ app.add_typer(kiosks.app, name="kiosks")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(report.app, name="report")
 app.add_typer(audit.app, name="audit")
+app.add_typer(privacy.app, name="privacy")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(bench.app, name="bench")
 app.add_typer(form.app, name="form")
 app.add_typer(card.app, name="card")
 app.add_typer(photo.app, name="photo")
+app.add_typer(training.app, name="training")
 app.command("demo")(demo.run_demo)
 app.command("simulate")(simulate.simulate)

@@ -164,6 +164,28 @@ async def _seed_last_month(app: FastAPI) -> None:
         operator=DEMO_OPERATOR,
         support=DEMO_SUPPORT,
     )
+    await _seed_service_records(app)
+
+
+async def _seed_service_records(app: FastAPI) -> None:
+    """How the service is run, as the city would find it: the consent texts in force, one
+    approved operator manual, last month's report approved with its invoice, and a roster
+    for the coming two weeks with one gap. Each seed adds nothing on a restarted demo."""
+    from zoneinfo import ZoneInfo
+
+    from cloud.manuals.demo import seed_demo as seed_manual
+    from cloud.privacy.demo import seed_demo as seed_consent
+    from cloud.reports.approval_demo import seed_demo as seed_approval
+    from cloud.shifts.demo import seed_demo as seed_roster
+
+    settings = app.state.settings
+    today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    async with transaction(app.state.sessions) as db:
+        await seed_consent(db)
+        await seed_manual(db)
+        await seed_roster(db, today)
+    async with transaction(app.state.sessions) as db:
+        await seed_approval(db, billing=settings.billing, sites_dir=settings.calendar.sites_dir)
 
 
 async def wait_for_stop_signal() -> None:
@@ -363,6 +385,12 @@ madoguchi demo is running
                    (the console says to refer the resident to the city-hall counter)
                  撮影ガイドを表示 / 撮影する: a sample portrait is the face camera
                  申請書を読み取る: a sample form, application ID {application_id} (fake)
+  running it     manual & FAQ beside the call (approved v1; city approves new versions at
+                 {url}manuals), last month approved with its invoice ({url}reports),
+                 the roster and its coverage gaps ({url}shifts), staffing chart
+                 ({url}organisation), data inventory ({url}privacy)
+  training       madoguchi training list / madoguchi training run --scenario no_form
+                 (a training kiosk calls operators in 研修モード only; never counted)
   card readers   {cards}
   broker         mqtts://localhost:{broker} (client certificates, generated ACL)
   kiosks         {kiosks} (site city-hall, simulated peripherals)

@@ -178,6 +178,16 @@ def test_demo_runs_two_kiosks_listed_online_by_the_cli(tmp_path: Path) -> None:
                 "/api/reports/monthly", params={"site": "city-hall", "month": month.group(1)}
             )
             assert report.status_code == 200 and report.content[:2] == b"PK"  # a .xlsx (zip)
+            # How the service is run: the approved manual, the approved month's invoice,
+            # the roster's coverage with its one deliberate gap.
+            manual = web.get("/api/manuals/current")
+            assert manual.status_code == 200 and manual.json()["number"] == 1  # approved
+            invoice = web.get(
+                "/api/reports/invoice", params={"site": "city-hall", "month": month.group(1)}
+            )
+            assert invoice.status_code == 200 and invoice.content[:4] == b"%PDF"
+            coverage = web.get("/api/shifts/coverage", params={"site": "city-hall"})
+            assert coverage.status_code == 200 and coverage.json()["gaps"], coverage.text[:300]
     finally:
         demo.send_signal(signal.SIGINT)
         try:

@@ -17,6 +17,7 @@ from cloud.alerts import service
 from cloud.alerts.notifier import WebhookNotifier
 from cloud.alerts.rules import AlertThresholds, conditions
 from cloud.fleet.service import list_kiosks
+from cloud.shifts.service import coverage_conditions
 
 log = structlog.get_logger("cloud.alerts")
 
@@ -67,6 +68,7 @@ class AlertEvaluator:
             found = [
                 condition
                 for kiosk in await list_kiosks(db=db)
+                if not kiosk.training  # a training kiosk never alerts the city
                 for condition in conditions(
                     kiosk,
                     now=now,
@@ -74,6 +76,7 @@ class AlertEvaluator:
                     thresholds=self._thresholds,
                 )
             ]
+            found += await coverage_conditions(db=db, now=now, is_open=self._is_open)
             opened, resolved = await service.reconcile(db=db, found=found, now=now)
         for alert in opened:
             log.warning("alert_opened", kiosk_id=alert.kiosk_id, kind=alert.kind)

@@ -82,7 +82,11 @@ class Verification:
 
 
 async def verify(*, db: AsyncSession, now: datetime) -> Verification:
-    previous = GENESIS
+    # After a retention purge the chain resumes from the last entry removed (its anchor).
+    from cloud.privacy.models import AuditAnchor
+
+    anchor = await db.get(AuditAnchor, 1)
+    previous = anchor.chain_hash if anchor is not None else GENESIS
     sealed = unsealed = 0
     chain_ended = False
     for entry in await db.scalars(select(AuditEntry).order_by(AuditEntry.id)):

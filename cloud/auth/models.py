@@ -20,6 +20,11 @@ class Role(StrEnum):
     CITY = "city"
 
 
+class TokenScope(StrEnum):
+    FULL = "full"
+    ENROL = "enrol"  # only the second-factor enrolment endpoints
+
+
 class StaffUser(Base):
     __tablename__ = "staff_user"
 
@@ -32,6 +37,17 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # TOTP second factor: the secret encrypted (cloud/auth/totp.py), set at enrolment and
+    # confirmed by a first code; the last accepted time step refuses a replayed code.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # "<issuer> <sub>" of a user signed in by the city's identity provider (OIDC).
+    oidc_subject: Mapped[str | None] = mapped_column(String(512), unique=True)
+
+    @property
+    def totp_enrolled(self) -> bool:
+        return self.totp_confirmed_at is not None
 
 
 class ApiToken(Base):
@@ -46,3 +62,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "full", or "enrol": a user who must enrol a second factor reaches only its endpoints.
+    scope: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
+    # Idle timeout: the session ends when unused for `idle_timeout_s` (None: no idle limit).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    idle_timeout_s: Mapped[int | None] = mapped_column(Integer)

@@ -11,16 +11,45 @@ from cloud.auth.models import Role
 USERNAME_PATTERN = r"^[a-z][a-z0-9._-]{2,63}$"
 
 
+TOTP_CODE_PATTERN = r"^[0-9]{6}$"
+
+
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(max_length=64)
     password: str = Field(max_length=256)
+    totp: str | None = Field(
+        None, pattern=TOTP_CODE_PATTERN, description="The current code, once enrolled"
+    )
 
 
 class TokenRead(BaseModel):
     token: str
     expires_at: datetime
     user: UserRead
+    totp_enrolment_required: bool = Field(
+        False,
+        description="The session reaches only /api/auth/totp/* (and log-out) until a second "
+        "factor is enrolled and confirmed",
+    )
+
+
+class TotpStatus(BaseModel):
+    enrolled: bool
+    required: bool
+
+
+class TotpEnrolment(BaseModel):
+    """Shown once: the secret cannot be read back after the enrolment is confirmed."""
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class TotpConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=TOTP_CODE_PATTERN)
 
 
 class UserCreate(BaseModel):
@@ -38,6 +67,7 @@ class UserRead(BaseModel):
     display_name: str
     role: Role
     disabled: bool
+    totp_enrolled: bool = False
 
 
 TokenRead.model_rebuild()

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.audit.service import record
-from cloud.auth.models import ApiToken, Role, StaffUser
+from cloud.auth import totp
+from cloud.auth.models import ApiToken, Role, StaffUser, TokenScope
 from cloud.auth.passwords import hash_password, verify_password
+
+if TYPE_CHECKING:
+    from cloud.auth.oidc import Identity
+    from cloud.settings import CloudSettings
 
 
 class UsernameTakenError(ValueError):
@@ -65,41 +73,213 @@ async def ensure_user(
 
 MAX_FAILED_LOGINS = 5
 LOCK_OUT = timedelta(minutes=15)
+# The idle clock is moved on at most this often: not one write per request.
+IDLE_REFRESH = timedelta(seconds=30)
 
 
-async def authenticate(*, db: AsyncSession, username: str, password: str) -> StaffUser | None:
-    """The user, if the password is right and the account usable. Five wrong passwords in a
-    row lock the account for 15 minutes (even the right password is refused meanwhile)."""
+def totp_roles(settings: CloudSettings) -> frozenset[Role]:
+    """The roles that must enrol a second factor, under these settings."""
+    return settings.auth.totp_roles(production=settings.environment == "production")
+
+
+async def _count_failure(*, db: AsyncSession, user: StaffUser, now: datetime) -> None:
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCK_OUT
+        user.failed_logins = 0
+        await record(
+            db=db,
+            actor="system",
+            action="login.locked",
+            target=f"user:{user.username}",
+            detail={"until": user.locked_until.isoformat()},
+        )
+
+
+class LoginOutcome(StrEnum):
+    OK = "ok"
+    FAILED = "failed"  # wrong name, password or code; locked; disabled
+    TOTP_NEEDED = "totp_needed"  # the password was right; this account needs its code
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    outcome: LoginOutcome
+    user: StaffUser | None = None
+    scope: TokenScope = TokenScope.FULL
+
+
+async def log_in(
+    *,
+    db: AsyncSession,
+    username: str,
+    password: str,
+    totp_code: str | None,
+    totp_required: frozenset[Role],
+    secret_key: str,
+) -> LoginResult:
+    """Password, then the TOTP code if the user has enrolled one. Five failures in a row
+    (wrong passwords and wrong codes alike) lock the account for 15 minutes; even the right
+    password is refused meanwhile. A user of a role in `totp_required` who has not enrolled
+    yet gets an enrolment-only session."""
     user = await db.scalar(
         select(StaffUser).where(StaffUser.username == username).with_for_update()
     )
     ok = verify_password(user.password_hash if user else None, password)
     if user is None:
-        return None
+        return LoginResult(LoginOutcome.FAILED)
     now = utc_now()
     if user.locked_until is not None and user.locked_until > now:
-        return None
+        return LoginResult(LoginOutcome.FAILED)
     if not ok:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCK_OUT
-            user.failed_logins = 0
+        await _count_failure(db=db, user=user, now=now)
+        return LoginResult(LoginOutcome.FAILED)
+    if user.disabled:
+        return LoginResult(LoginOutcome.FAILED)
+    method = "password"
+    if user.totp_confirmed_at is not None:
+        if not totp_code:
+            return LoginResult(LoginOutcome.TOTP_NEEDED, user)
+        step = _accept_code(user=user, code=totp_code, secret_key=secret_key)
+        if step is None:
+            await _count_failure(db=db, user=user, now=now)
             await record(
-                db=db,
-                actor="system",
-                action="login.locked",
-                target=f"user:{username}",
-                detail={"until": user.locked_until.isoformat()},
+                db=db, actor=user.username, action="login.totp_failed", target=_target(user)
             )
-        return None
+            return LoginResult(LoginOutcome.FAILED)
+        method = "password+totp"
     user.failed_logins = 0
     user.locked_until = None
-    if user.disabled:
+    scope = TokenScope.FULL
+    if Role(user.role) in totp_required and user.totp_confirmed_at is None:
+        scope = TokenScope.ENROL
+    await record(
+        db=db,
+        actor=user.username,
+        action="login",
+        target=_target(user),
+        detail={"method": method, "scope": scope.value},
+    )
+    return LoginResult(LoginOutcome.OK, user, scope)
+
+
+async def authenticate(*, db: AsyncSession, username: str, password: str) -> StaffUser | None:
+    """The user, if the password is right, the account usable and no second factor
+    enrolled (a user with one logs in through `log_in`)."""
+    result = await log_in(
+        db=db,
+        username=username,
+        password=password,
+        totp_code=None,
+        totp_required=frozenset(),
+        secret_key="",
+    )
+    return result.user if result.outcome is LoginOutcome.OK else None
+
+
+def _target(user: StaffUser) -> str:
+    return f"user:{user.username}"
+
+
+def _accept_code(*, user: StaffUser, code: str, secret_key: str) -> int | None:
+    """Checks `code` against the user's secret and, if it is good, records its time step
+    so it cannot be used again. The caller holds the user's row lock."""
+    secret = (
+        totp.decrypt_secret(user.totp_secret, secret_key=secret_key) if user.totp_secret else None
+    )
+    if secret is None:
         return None
+    step = totp.matching_step(secret, code.strip(), last_step=user.totp_last_step)
+    if step is not None:
+        user.totp_last_step = step
+    return step
+
+
+class TotpStateError(ValueError):
+    pass
+
+
+async def _locked_user(*, db: AsyncSession, user_id: int) -> StaffUser:
+    locked = await db.scalar(select(StaffUser).where(StaffUser.id == user_id).with_for_update())
+    if locked is None:
+        raise LookupError(f"no user {user_id}")
+    return locked
+
+
+async def start_totp_enrolment(
+    *, db: AsyncSession, user: StaffUser, issuer: str, secret_key: str
+) -> totp.Enrolment:
+    """A new secret for the user, pending until a code confirms it. The secret is shown
+    once, here; a confirmed second factor cannot be replaced (an admin resets it)."""
+    user = await _locked_user(db=db, user_id=user.id)
+    if user.totp_confirmed_at is not None:
+        raise TotpStateError("a second factor is already enrolled; an administrator can reset it")
+    secret = totp.new_secret()
+    user.totp_secret = totp.encrypt_secret(secret, secret_key=secret_key)
+    user.totp_last_step = None
+    await record(db=db, actor=user.username, action="totp.enrol_started", target=_target(user))
+    return totp.enrolment(secret, username=user.username, issuer=issuer)
+
+
+def pending_totp_enrolment(
+    *, user: StaffUser, issuer: str, secret_key: str
+) -> totp.Enrolment | None:
+    """The enrolment started but not confirmed yet (the page shows it again on reload)."""
+    if user.totp_confirmed_at is not None or user.totp_secret is None:
+        return None
+    secret = totp.decrypt_secret(user.totp_secret, secret_key=secret_key)
+    return totp.enrolment(secret, username=user.username, issuer=issuer) if secret else None
+
+
+async def confirm_totp_enrolment(
+    *, db: AsyncSession, user: StaffUser, code: str, secret_key: str, token: str | None
+) -> bool:
+    """The pending secret becomes the user's second factor if `code` is right; the session
+    that confirmed it (`token`) is then a full session."""
+    user = await _locked_user(db=db, user_id=user.id)
+    if user.totp_confirmed_at is not None:
+        raise TotpStateError("a second factor is already enrolled")
+    if user.totp_secret is None:
+        raise TotpStateError("no enrolment started: POST /api/auth/totp/enrol first")
+    if _accept_code(user=user, code=code, secret_key=secret_key) is None:
+        await record(db=db, actor=user.username, action="totp.confirm_failed", target=_target(user))
+        return False
+    user.totp_confirmed_at = utc_now()
+    if token is not None:
+        await db.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == _token_hash(token))
+            .values(scope=TokenScope.FULL.value)
+        )
+    await record(db=db, actor=user.username, action="totp.enrolled", target=_target(user))
+    return True
+
+
+async def reset_totp(*, db: AsyncSession, admin: StaffUser, user_id: int) -> StaffUser:
+    """An administrator removes a user's second factor (a lost phone): the user's sessions
+    end, and at the next log-in the user enrols again."""
+    user = await _locked_user(db=db, user_id=user_id)
+    had = user.totp_confirmed_at is not None
+    user.totp_secret = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    await db.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
+    await record(
+        db=db, actor=admin.username, action="totp.reset", target=_target(user), detail={"had": had}
+    )
     return user
 
 
-async def issue_token(*, db: AsyncSession, user: StaffUser, ttl: timedelta) -> tuple[str, datetime]:
+async def issue_token(
+    *,
+    db: AsyncSession,
+    user: StaffUser,
+    ttl: timedelta,
+    idle_timeout: timedelta | None = None,
+    scope: TokenScope = TokenScope.FULL,
+) -> tuple[str, datetime]:
+    """A new session. The log-in views decide its scope (`log_in`); callers inside the
+    server (the demo's CLI token, tests) get a full session."""
     token = secrets.token_urlsafe(32)
     now = utc_now()
     expires_at = now + ttl
@@ -110,13 +290,24 @@ async def issue_token(*, db: AsyncSession, user: StaffUser, ttl: timedelta) -> t
             created_at=now,
             expires_at=expires_at,
             revoked=False,
+            scope=scope.value,
+            last_used_at=now,
+            idle_timeout_s=int(idle_timeout.total_seconds()) if idle_timeout else None,
         )
     )
     await db.flush()
     return token, expires_at
 
 
-async def user_for_token(*, db: AsyncSession, token: str) -> StaffUser | None:
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: StaffUser
+    scope: TokenScope
+
+
+async def session_for_token(*, db: AsyncSession, token: str) -> Session | None:
+    """The user and scope of a live session: not revoked, within its lifetime and its idle
+    timeout. Using it moves the idle clock on."""
     row = await db.execute(
         select(StaffUser, ApiToken)
         .join(ApiToken, ApiToken.user_id == StaffUser.id)
@@ -126,12 +317,86 @@ async def user_for_token(*, db: AsyncSession, token: str) -> StaffUser | None:
     if found is None:
         return None
     user, api_token = found
-    if api_token.revoked or api_token.expires_at <= utc_now() or user.disabled:
+    now = utc_now()
+    if api_token.revoked or api_token.expires_at <= now or user.disabled:
         return None
-    return user
+    last_used = api_token.last_used_at or api_token.created_at
+    if api_token.idle_timeout_s is not None:
+        if last_used + timedelta(seconds=api_token.idle_timeout_s) <= now:
+            return None
+        if now - last_used >= IDLE_REFRESH:
+            api_token.last_used_at = now
+    return Session(user, TokenScope(api_token.scope))
+
+
+async def user_for_token(*, db: AsyncSession, token: str) -> StaffUser | None:
+    """The user of a live, full session (an enrolment-only session gives None)."""
+    session = await session_for_token(db=db, token=token)
+    if session is None or session.scope is not TokenScope.FULL:
+        return None
+    return session.user
 
 
 async def revoke_token(*, db: AsyncSession, token: str) -> None:
     await db.execute(
         update(ApiToken).where(ApiToken.token_hash == _token_hash(token)).values(revoked=True)
     )
+
+
+# A user made by the identity provider has no local password: this is no argon2 hash, so
+# verify_password always fails for it.
+NO_LOCAL_PASSWORD = "!oidc"  # noqa: S105  (a marker, not a password)
+
+
+class OidcAccountError(ValueError):
+    pass
+
+
+async def oidc_user(*, db: AsyncSession, identity: Identity) -> StaffUser:
+    """The staff user the provider vouches for: found by its subject, else created. Its role
+    follows the provider's claims at every log-in. A local account of the same name is never
+    taken over."""
+    user = await db.scalar(
+        select(StaffUser).where(StaffUser.oidc_subject == identity.subject).with_for_update()
+    )
+    if user is None:
+        taken = await db.scalar(select(StaffUser).where(StaffUser.username == identity.username))
+        if taken is not None:
+            raise OidcAccountError(
+                f"the user name '{identity.username}' belongs to a local account"
+            )
+        user = StaffUser(
+            username=identity.username,
+            display_name=identity.display_name,
+            role=identity.role.value,
+            password_hash=NO_LOCAL_PASSWORD,
+            disabled=False,
+            created_at=utc_now(),
+            failed_logins=0,
+            locked_until=None,
+            oidc_subject=identity.subject,
+        )
+        db.add(user)
+        await db.flush()
+        await record(
+            db=db,
+            actor="system",
+            action="user.created_by_oidc",
+            target=_target(user),
+            detail={"role": identity.role.value},
+        )
+    if user.disabled:
+        raise OidcAccountError("this account is disabled")
+    if user.role != identity.role.value:
+        await record(
+            db=db,
+            actor="system",
+            action="user.role_from_oidc",
+            target=_target(user),
+            detail={"from": user.role, "to": identity.role.value},
+        )
+        user.role = identity.role.value
+    await record(
+        db=db, actor=user.username, action="login", target=_target(user), detail={"method": "oidc"}
+    )
+    return user

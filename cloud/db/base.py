@@ -29,4 +29,9 @@ def import_all_models() -> None:
     import cloud.fleet.models
     import cloud.inspections.models
     import cloud.maintenance.models
-    import cloud.routing.models  # noqa: F401
+    import cloud.manuals.models
+    import cloud.organisation.models
+    import cloud.privacy.models
+    import cloud.reports.approval
+    import cloud.routing.models
+    import cloud.shifts.models  # noqa: F401

@@ -8,7 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base
@@ -29,6 +38,9 @@ class Kiosk(Base):
     peripherals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     host: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_telemetry_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # A training kiosk (set by an administrator): its calls go to operators in training mode,
+    # and it never counts in uptime, reports, billing or alerts.
+    training: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class KioskStateChange(Base):

@@ -21,3 +21,10 @@ class KioskRead(BaseModel):
     os_version: str
     peripherals: list[dict[str, Any]]
     host: dict[str, Any] | None
+    training: bool
+
+
+class KioskTrainingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    training: bool

@@ -146,3 +146,13 @@ async def list_kiosks(*, db: AsyncSession) -> list[Kiosk]:
 
 async def get_kiosk(*, db: AsyncSession, kiosk_id: str) -> Kiosk | None:
     return await db.get(Kiosk, kiosk_id)
+
+
+async def set_training(*, db: AsyncSession, kiosk_id: str, training: bool) -> Kiosk | None:
+    """Flag a registered kiosk as a training kiosk (or not); None for an unknown kiosk."""
+    kiosk = await _locked_kiosk(db, kiosk_id)
+    if kiosk is None:
+        return None
+    kiosk.training = training
+    await db.flush()
+    return kiosk

@@ -70,7 +70,8 @@ class UptimeRecorder:
         start = self._last_minute + MINUTE if self._last_minute else current
         start = max(start, current - MAX_CATCH_UP)
         async with self._sessions() as db:
-            kiosks = await list_kiosks(db=db)
+            # Training kiosks are no windows of the city: no uptime is recorded for them.
+            kiosks = [k for k in await list_kiosks(db=db) if not k.training]
             await self._hours.refresh(db=db, now=now)
         written = 0
         minute = start

@@ -6,7 +6,9 @@ import calendar
 import re
 from datetime import date
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Years 1900-2099: the service's own span, and far from the ends of `date` (year 0 does not
+# exist, and a month of year 1 or 9999 overflows once shifted to UTC or to the next month).
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 
 def month_range(month: str) -> tuple[date, date]:

@@ -121,6 +121,7 @@ async def monthly_report(
                 CallRecord.requested_at >= start_at,
                 CallRecord.requested_at < end_at,
                 CallRecord.connected_at.is_not(None),
+                CallRecord.training.is_(False),  # practice calls never count
             )
         )
     )

@@ -21,7 +21,12 @@ async def state_changes(
 ) -> dict[str, Sequence[StateChange]]:
     """Each kiosk of the site: its last change before `start_at` (the state it entered the
     period in) and every change up to `end_at`."""
-    kiosk_ids = list(await db.scalars(select(Kiosk.kiosk_id).where(Kiosk.site_id == site_id)))
+    kiosk_ids = list(
+        await db.scalars(
+            # A training kiosk is not one of the site's windows.
+            select(Kiosk.kiosk_id).where(Kiosk.site_id == site_id, Kiosk.training.is_(False))
+        )
+    )
     result: dict[str, Sequence[StateChange]] = {}
     for kiosk_id in kiosk_ids:
         before = await db.scalar(

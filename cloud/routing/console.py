@@ -37,6 +37,7 @@ from cloud.routing.signaling import (
     Ping,
     RecordOutcome,
     SetPresence,
+    SetTraining,
 )
 from protocol.aio import until_first_done, wait_event
 from protocol.v1.codec import describe_validation_error
@@ -131,11 +132,14 @@ class OperatorConsole:
 
     async def snapshot(self, db: AsyncSession) -> dict[str, Any]:
         presence = await service.presence_of(db=db, user_id=self._user.id)
-        waiting = await service.waiting_calls(db=db)
+        training = presence is not None and presence.training
+        # In training mode the console sees only the training queue, otherwise only the real.
+        waiting = await service.waiting_calls(db=db, training=training)
         call = await db.get(CallRecord, presence.call_id) if presence and presence.call_id else None
         return {
             "type": "state",
             "presence": presence.status if presence else Presence.OFFLINE.value,
+            "training": training,
             "queue": [
                 {
                     "call_id": w.call_id,
@@ -189,6 +193,10 @@ class OperatorConsole:
                 await service.set_presence(
                     db=db, user=user, status=Presence(message.status), now=now
                 )
+            self._router.kick()
+        elif isinstance(message, SetTraining):
+            async with self._sessions() as db, db.begin():
+                await service.set_training(db=db, user=user, enabled=message.enabled, now=now)
             self._router.kick()
         elif isinstance(message, Accept):
             async with self._sessions() as db, db.begin():
@@ -270,4 +278,5 @@ def _call_view(call: CallRecord) -> dict[str, Any]:
         "answer_sent": call.answer_sent,
         "end_reason": call.end_reason,
         "needs_outcome": call.state == CallState.ENDED and call.outcome is None,
+        "training": call.training,  # the console shows the 研修 banner
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base
@@ -116,6 +116,13 @@ class CallRecord(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_reason: Mapped[str | None] = mapped_column(String(32))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The operator manual's version in force when the operator accepted the call.
+    manual_version: Mapped[int | None] = mapped_column(Integer)
+    # From a training kiosk (copied from the kiosk when requested): routed only to operators
+    # in training mode and never counted in a report.
+    training: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
 
 
 class OperatorPresence(Base):
@@ -131,6 +138,8 @@ class OperatorPresence(Base):
     # The operator's console proves it is alive; a stale heartbeat is not routed to.
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     call_id: Mapped[str | None] = mapped_column(String(36))
+    # 研修モード: the console takes only training calls (and no real one) while it is on.
+    training: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class StaffingGap(Base):

@@ -82,7 +82,12 @@ class CallRouter:
             kiosk = await db.get(Kiosk, message.kiosk_id)
             site_id = kiosk.site_id if kiosk is not None else "unknown"
             created, ended = await service.request_call(
-                db=db, message=message, site_id=site_id, now=now
+                db=db,
+                message=message,
+                site_id=site_id,
+                now=now,
+                # Set from the registry, never from the kiosk's own word.
+                training=kiosk is not None and kiosk.training,
             )
             for end in ended:
                 log.info("call_ended", call_id=end.call_id, reason=end.reason)
@@ -164,16 +169,22 @@ class CallRouter:
 
     async def _announce(self, now: datetime) -> None:
         """Tell each waiting kiosk its place when it changed, and call the support staff to a
-        site whose queue reached the threshold."""
+        site whose queue reached the threshold. Training calls have a queue of their own."""
+        await self._announce_queue(now, training=False)
+        await self._announce_queue(now, training=True)
+
+    async def _announce_queue(self, now: datetime, *, training: bool) -> None:
         async with self._sessions() as db, db.begin():
-            waiting = await service.waiting_calls(db=db)
+            waiting = await service.waiting_calls(db=db, training=training)
             if not waiting:
                 return
             measured_at, handle_s = self._handle_time
             if time.monotonic() - measured_at > HANDLE_TIME_REFRESH_S:
                 handle_s = await service.average_handle_time_s(db=db)
                 self._handle_time = (time.monotonic(), handle_s)
-            staffed = await service.staffed_operators(db=db, now=now, stale_after=self.stale_after)
+            staffed = await service.staffed_operators(
+                db=db, now=now, stale_after=self.stale_after, training=training
+            )
             announce = [
                 w
                 for w in waiting
@@ -185,7 +196,8 @@ class CallRouter:
             crowded = [
                 w
                 for w in waiting
-                if per_site[w.site_id] >= self.settings.support_queue_threshold
+                if not training  # the support staff are never called to a practice call
+                and per_site[w.site_id] >= self.settings.support_queue_threshold
                 and not w.support_requested
                 and await service.claim_support(db=db, call_id=w.call_id)
             ]
@@ -207,7 +219,11 @@ class CallRouter:
 
     async def _check_staffing(self, now: datetime) -> None:
         async with self._sessions() as db, db.begin():
-            sites = set(await db.scalars(select(Kiosk.site_id).distinct()))
+            # Training kiosks do not make a site "staffed or not" (nor the operators in
+            # training mode, who take no real call: see staffed_operators).
+            sites = set(
+                await db.scalars(select(Kiosk.site_id).where(Kiosk.training.is_(False)).distinct())
+            )
             staffed = await service.staffed_operators(db=db, now=now, stale_after=self.stale_after)
             if self._opening_hours is not None:
                 await self._opening_hours.refresh(db=db, now=now)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.audit import service as audit
 from cloud.auth.models import StaffUser
+from cloud.manuals import service as manuals
 from cloud.routing.models import (
     ACTIVE_CALL_STATES,
     CallRecord,
@@ -59,7 +60,12 @@ class Ended:
 
 
 async def request_call(
-    *, db: AsyncSession, message: CallMessage, site_id: str, now: datetime
+    *,
+    db: AsyncSession,
+    message: CallMessage,
+    site_id: str,
+    now: datetime,
+    training: bool = False,
 ) -> tuple[bool, list[Ended]]:
     """Queue a kiosk's call request. Idempotent on the call id (a redelivered request changes
     nothing). A kiosk has one call at a time: an older active call of the same kiosk is
@@ -82,6 +88,7 @@ async def request_call(
             ring_count=0,
             support_requested=False,
             answer_sent=False,
+            training=training,
         )
     )
     await db.flush()
@@ -178,9 +185,33 @@ async def sign_out(*, db: AsyncSession, user: StaffUser, now: datetime) -> list[
     ]
     presence.status, presence.since, presence.available_since = Presence.OFFLINE, now, None
     presence.call_id = None
+    presence.training = False  # a new session starts out of training mode
     await audit.record(db=db, actor=user.username, action="presence.sign_out", target="console")
     await db.flush()
     return ended
+
+
+async def set_training(
+    *, db: AsyncSession, user: StaffUser, enabled: bool, now: datetime
+) -> OperatorPresence:
+    """研修モード on or off: from then on the console takes only training calls (on) or only
+    real ones (off). Not while a call is ringing, in progress or being wrapped up."""
+    presence = await db.get(OperatorPresence, user.id, with_for_update=True)
+    if presence is None or presence.status == Presence.OFFLINE:
+        raise RoutingError("the console is not connected")
+    if presence.status in (Presence.RINGING, Presence.IN_CALL, Presence.WRAP_UP):
+        raise RoutingError("finish the current call and its outcome first")
+    if presence.training != enabled:
+        presence.training = enabled
+        await audit.record(
+            db=db,
+            actor=user.username,
+            action="presence.training_on" if enabled else "presence.training_off",
+            target="console",
+        )
+    presence.heartbeat_at = now
+    await db.flush()
+    return presence
 
 
 async def accept(*, db: AsyncSession, user: StaffUser, call_id: str, now: datetime) -> CallRecord:
@@ -193,12 +224,19 @@ async def accept(*, db: AsyncSession, user: StaffUser, call_id: str, now: dateti
         update(CallRecord)
         .where(
             CallRecord.call_id == call_id,
+            # A training call only in training mode, a real call never in it.
+            CallRecord.training.is_(presence.training),
             or_(
                 CallRecord.state == CallState.QUEUED,
                 and_(CallRecord.state == CallState.RINGING, CallRecord.operator_id == user.id),
             ),
         )
-        .values(state=CallState.CONNECTED, operator_id=user.id, connected_at=now)
+        .values(
+            state=CallState.CONNECTED,
+            operator_id=user.id,
+            connected_at=now,
+            manual_version=await manuals.in_force_number(db=db),  # the manual the operator had
+        )
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
@@ -394,10 +432,21 @@ async def assign(*, db: AsyncSession, now: datetime, stale_after: timedelta) -> 
     """Ring the available operator idle longest with the longest-waiting call, repeatedly.
     `SKIP LOCKED` lets replicas assign in parallel without ever pairing one call twice."""
     rings: list[Ring] = []
+    # Two separate pools: real calls to operators out of training mode, training calls only
+    # to operators in it. A training call waiting never holds up a real one, nor vice versa.
+    for training in (False, True):
+        rings += await _assign_pool(db=db, now=now, stale_after=stale_after, training=training)
+    return rings
+
+
+async def _assign_pool(
+    *, db: AsyncSession, now: datetime, stale_after: timedelta, training: bool
+) -> list[Ring]:
+    rings: list[Ring] = []
     while True:
         call = await db.scalar(
             select(CallRecord)
-            .where(CallRecord.state == CallState.QUEUED)
+            .where(CallRecord.state == CallState.QUEUED, CallRecord.training.is_(training))
             .order_by(CallRecord.requested_at, CallRecord.call_id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -409,6 +458,7 @@ async def assign(*, db: AsyncSession, now: datetime, stale_after: timedelta) -> 
             .where(
                 OperatorPresence.status == Presence.AVAILABLE,
                 OperatorPresence.heartbeat_at >= now - stale_after,
+                OperatorPresence.training.is_(training),
             )
             .order_by(OperatorPresence.available_since, OperatorPresence.user_id)
             .limit(1)
@@ -438,17 +488,31 @@ class Waiting:
     requested_at: datetime
     support_requested: bool
     announced_position: int | None = None
+    training: bool = False
 
 
-async def waiting_calls(*, db: AsyncSession) -> list[Waiting]:
-    """Queued and ringing calls in queue order (position 1 is served next)."""
+async def waiting_calls(*, db: AsyncSession, training: bool = False) -> list[Waiting]:
+    """Queued and ringing calls in queue order (position 1 is served next): the real queue,
+    or with `training` the training calls' own queue."""
     calls = await db.scalars(
         select(CallRecord)
-        .where(CallRecord.state.in_((CallState.QUEUED, CallState.RINGING)))
+        .where(
+            CallRecord.state.in_((CallState.QUEUED, CallState.RINGING)),
+            CallRecord.training.is_(training),
+        )
         .order_by(CallRecord.requested_at, CallRecord.call_id)
     )
     return [
-        Waiting(c.call_id, c.kiosk_id, c.site_id, c.state, i, c.requested_at, c.support_requested)
+        Waiting(
+            c.call_id,
+            c.kiosk_id,
+            c.site_id,
+            c.state,
+            i,
+            c.requested_at,
+            c.support_requested,
+            training=c.training,
+        )
         for i, c in enumerate(calls, start=1)
     ]
 
@@ -456,7 +520,11 @@ async def waiting_calls(*, db: AsyncSession) -> list[Waiting]:
 async def average_handle_time_s(*, db: AsyncSession) -> float:
     recent = (
         select(CallRecord.ended_at, CallRecord.connected_at)
-        .where(CallRecord.connected_at.is_not(None), CallRecord.ended_at.is_not(None))
+        .where(
+            CallRecord.connected_at.is_not(None),
+            CallRecord.ended_at.is_not(None),
+            CallRecord.training.is_(False),  # practice calls say nothing of real handling
+        )
         .order_by(CallRecord.ended_at.desc())
         .limit(20)
     )
@@ -469,8 +537,11 @@ async def average_handle_time_s(*, db: AsyncSession) -> float:
     return float(total) / len(rows)
 
 
-async def staffed_operators(*, db: AsyncSession, now: datetime, stale_after: timedelta) -> int:
-    """Operators signed in and not away: the ones who will take the queue's calls."""
+async def staffed_operators(
+    *, db: AsyncSession, now: datetime, stale_after: timedelta, training: bool = False
+) -> int:
+    """Operators signed in and not away: the ones who will take the queue's calls (those in
+    training mode take only the training queue's)."""
     count = await db.scalar(
         select(func.count())
         .select_from(OperatorPresence)
@@ -479,6 +550,7 @@ async def staffed_operators(*, db: AsyncSession, now: datetime, stale_after: tim
                 (Presence.AVAILABLE, Presence.RINGING, Presence.IN_CALL, Presence.WRAP_UP)
             ),
             OperatorPresence.heartbeat_at >= now - stale_after,
+            OperatorPresence.training.is_(training),
         )
     )
     return int(count or 0)

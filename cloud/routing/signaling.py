@@ -25,6 +25,13 @@ class SetPresence(_Message):
     status: Literal["available", "away"]
 
 
+class SetTraining(_Message):
+    """研修モード: take only training calls (on), or only real ones (off)."""
+
+    type: Literal["training"]
+    enabled: bool
+
+
 class Accept(_Message):
     type: Literal["accept"]
     call_id: CallId
@@ -69,7 +76,15 @@ class GuestOffer(_Message):
 
 
 ConsoleMessage = Annotated[
-    SetPresence | Accept | Answer | HangUp | RecordOutcome | Ping | Invite | GuestOffer,
+    SetPresence
+    | SetTraining
+    | Accept
+    | Answer
+    | HangUp
+    | RecordOutcome
+    | Ping
+    | Invite
+    | GuestOffer,
     Field(discriminator="type"),
 ]
 

@@ -114,14 +114,24 @@ class CallView(BaseModel):
     procedure: str | None
     outcome: str | None
     outcome_reason: str | None
+    training: bool
 
 
 @router.get("/api/calls", response_model=list[CallView])
 async def list_calls(
-    db: DbSession, user: CallReaders, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    db: DbSession,
+    user: CallReaders,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    training: bool = False,
 ) -> Any:
-    """Call records, newest first. An operator sees only their own calls."""
-    query = select(CallRecord).order_by(CallRecord.requested_at.desc()).limit(limit)
+    """Call records, newest first. An operator sees only their own calls. Training calls are
+    never listed with the real ones: `training=true` lists them alone."""
+    query = (
+        select(CallRecord)
+        .where(CallRecord.training.is_(training))
+        .order_by(CallRecord.requested_at.desc())
+        .limit(limit)
+    )
     if user.role == Role.OPERATOR:
         query = query.where(CallRecord.operator_id == user.id)
     return list(await db.scalars(query))
@@ -135,13 +145,15 @@ class WaitingView(BaseModel):
     position: int
     requested_at: datetime
     support_requested: bool
+    training: bool
 
 
 @router.get("/api/queue", response_model=list[WaitingView])
-async def queue(db: DbSession, user: QueueReaders) -> Any:
+async def queue(db: DbSession, user: QueueReaders, training: bool = False) -> Any:
+    """The waiting calls; `training=true`: the training calls' own queue."""
     return [
         WaitingView.model_validate(w, from_attributes=True)
-        for w in await service.waiting_calls(db=db)
+        for w in await service.waiting_calls(db=db, training=training)
     ]
 
 

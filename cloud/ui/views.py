@@ -12,13 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth import service
-from cloud.auth.models import StaffUser
+from cloud.auth.models import StaffUser, TokenScope
 from cloud.auth.ratelimit import limit_logins
 from cloud.calendar.schedule import UnknownSiteError
 from cloud.deps import SESSION_COOKIE, DbSession, Settings, request_token, set_session_cookie
 from cloud.fleet.service import list_kiosks
+from cloud.reports import approval as report_approval
 from cloud.reports.monthly import monthly_report
 from cloud.routing.models import OUTCOME_LABELS, PROCEDURE_LABELS, REASON_LABELS
+from cloud.settings import CloudSettings
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -50,9 +52,24 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
 
 
+def _login_page(
+    request: Request, settings: CloudSettings, error: str | None, status_code: int = 200
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"error": error, "oidc": settings.auth.oidc.enabled},
+        status_code=status_code,
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"error": None})
+async def login_page(request: Request, db: DbSession, settings: Settings) -> Response:
+    token = request_token(request)
+    session = await service.session_for_token(db=db, token=token) if token else None
+    if session is not None and session.scope is TokenScope.ENROL:
+        return RedirectResponse("/totp/enrol", status_code=status.HTTP_303_SEE_OTHER)
+    return _login_page(request, settings, None)
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[Depends(limit_logins)])
@@ -62,19 +79,93 @@ async def login_form(
     settings: Settings,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
+    totp: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    user = await service.authenticate(db=db, username=username, password=password)
-    if user is None:
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"error": "ユーザー名またはパスワードが正しくありません。"},
-            status_code=status.HTTP_401_UNAUTHORIZED,
-        )
-    token, _ = await service.issue_token(db=db, user=user, ttl=settings.token_ttl)
-    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    result = await service.log_in(
+        db=db,
+        username=username,
+        password=password,
+        totp_code=totp.strip() or None,
+        totp_required=service.totp_roles(settings),
+        secret_key=settings.auth.secret_key.get_secret_value(),
+    )
+    if result.user is None or result.outcome is not service.LoginOutcome.OK:
+        await db.commit()  # keep the failed-attempt count
+        error = "ユーザー名またはパスワードが正しくありません。"
+        if result.outcome is service.LoginOutcome.TOTP_NEEDED:
+            error = "確認コード（認証アプリの6桁の数字）も入力してください。"
+        return _login_page(request, settings, error, status.HTTP_401_UNAUTHORIZED)
+    token, _ = await service.issue_token(
+        db=db,
+        user=result.user,
+        ttl=settings.token_ttl,
+        idle_timeout=settings.auth.idle_timeout,
+        scope=result.scope,
+    )
+    target = "/totp/enrol" if result.scope is TokenScope.ENROL else "/"
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     set_session_cookie(response, token, settings)
     return response
+
+
+@router.get("/totp/enrol", response_class=HTMLResponse)
+async def totp_enrol_page(request: Request, db: DbSession, settings: Settings) -> Response:
+    """The QR code to scan and a field for the first code. A pending secret is shown again
+    on reload; a confirmed one never."""
+    token = request_token(request)
+    session = await service.session_for_token(db=db, token=token) if token else None
+    if session is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    return await _totp_page(request, db, settings, session.user, None)
+
+
+async def _totp_page(
+    request: Request,
+    db: DbSession,
+    settings: CloudSettings,
+    user: StaffUser,
+    error: str | None,
+    status_code: int = 200,
+) -> Response:
+    context: dict[str, object] = {"user": None, "error": error, "enrolment": None}
+    if not user.totp_enrolled:
+        key = settings.auth.secret_key.get_secret_value()
+        enrolment = service.pending_totp_enrolment(
+            user=user, issuer=settings.auth.totp_issuer, secret_key=key
+        ) or await service.start_totp_enrolment(
+            db=db, user=user, issuer=settings.auth.totp_issuer, secret_key=key
+        )
+        context["enrolment"] = enrolment
+    return templates.TemplateResponse(request, "totp_enrol.html", context, status_code=status_code)
+
+
+@router.post("/totp/confirm", response_class=HTMLResponse)
+async def totp_confirm_form(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    code: Annotated[str, Form(max_length=16)],
+) -> Response:
+    token = request_token(request)
+    session = await service.session_for_token(db=db, token=token) if token else None
+    if session is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    try:
+        confirmed = await service.confirm_totp_enrolment(
+            db=db,
+            user=session.user,
+            code=code.strip(),
+            secret_key=settings.auth.secret_key.get_secret_value(),
+            token=token,
+        )
+    except service.TotpStateError:
+        return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    if not confirmed:
+        error = "確認コードが正しくないか、使用済みです。次のコードを入力してください。"
+        return await _totp_page(
+            request, db, settings, session.user, error, status.HTTP_400_BAD_REQUEST
+        )
+    return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/logout")
@@ -180,5 +271,15 @@ async def reports_page(
             opening_days=report.opening_days,
             online=report.online_total,
             support=report.support_total,
+            approval=(
+                await report_approval.status(
+                    db=db,
+                    site_id=site,
+                    month=month,
+                    billing=settings.billing,
+                    sites_dir=settings.calendar.sites_dir,
+                    report=report,
+                )
+            ).as_json(),
         )
     return templates.TemplateResponse(request, "reports.html", context)

@@ -350,6 +350,13 @@ class CallController:
         referral = self._view.referral_counter if self._view.screen == Screen.REFERRAL else None
         self._show(screen=show, **{**_CLEARED, "end_reason": reason, "referral_counter": referral})
 
+    async def media_lost(self) -> None:
+        """The call's media is gone (the network dropped; a training scenario's cut): the call
+        ends as when the peer connection fails."""
+        call = self._call
+        if call is not None and call.peer is not None:
+            await self._media_failed(call.call_id)
+
     async def link_lost(self) -> None:
         """The control plane is unreachable: a call still waiting cannot be served."""
         async with self._lock:

@@ -139,3 +139,45 @@ def billing_command(
         f"{bill.daily_rate_yen:,} = {bill.subtotal_yen:,}, 消費税 {bill.tax_yen:,}, "
         f"合計 {bill.total_yen:,} 円"
     )
+
+
+@app.command("organisation")
+def organisation_command(
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf")],
+) -> None:
+    """The staffing chart and emergency plan (運営体制図・緊急連絡体制) as PDF, from the
+    staff records in the control plane's database (MADOGUCHI_CLOUD_DATABASE_URL)."""
+    from datetime import UTC, datetime
+
+    from cloud.organisation.pdf import organisation_pdf
+    from cloud.organisation.service import organisation
+    from cloud.settings import CloudSettings
+    from madoguchi.commands.database import in_transaction
+
+    if out.suffix != ".pdf":
+        typer.echo("--out must end in .pdf", err=True)
+        raise typer.Exit(2)
+    org = in_transaction(CloudSettings().database_url, lambda db: organisation(db=db))
+    out.write_bytes(organisation_pdf(org, datetime.now(UTC)))
+    typer.echo(f"{out}: {len(org.members)} 人, 緊急連絡網 {len(org.chain)} 人")
+
+
+@app.command("invoice")
+def invoice_command(
+    site: Annotated[str, typer.Option("--site", help="Site id")],
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf")],
+) -> None:
+    """The invoice (請求書) of an approved month as PDF (exit 1 while not approved)."""
+    from cloud.reports.approval import State, find
+    from cloud.reports.invoice import invoice_pdf
+    from cloud.settings import CloudSettings
+    from madoguchi.commands.database import in_transaction
+
+    settings = CloudSettings()
+    row = in_transaction(settings.database_url, lambda db: find(db=db, site_id=site, month=month))
+    if row is None or row.state != State.APPROVED:
+        typer.echo(f"{site} {month} is not approved: no invoice", err=True)
+        raise typer.Exit(1)
+    out.write_bytes(invoice_pdf(row, settings.billing, sites_dir=settings.calendar.sites_dir))
+    typer.echo(f"{out}: {row.invoice_number} 合計 {row.snapshot['bill']['total_yen']:,} 円")

@@ -138,3 +138,22 @@ async def broker_cloud(
     async for running in _running_cloud(settings):
         await asyncio.wait_for(running.app.state.consumer.connected.wait(), 15)
         yield running
+
+
+def pause_background_routing(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that step routing themselves at times of their own (fixed, so long past by
+    the wall clock): the app's own router pass would take their operators for dead consoles."""
+
+    async def no_pass(now: object = None) -> None:
+        return None
+
+    monkeypatch.setattr(cloud.app.state.router, "route_once", no_pass)
+
+
+@pytest.fixture
+def routing_stepped_by_test(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pauses the app's background routing for a test that uses the `cloud` fixture."""
+    if "cloud" in request.fixturenames:
+        pause_background_routing(request.getfixturevalue("cloud"), monkeypatch)

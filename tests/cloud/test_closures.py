@@ -29,7 +29,8 @@ async def test_city_staff_record_a_storm_closure_and_the_calendar_follows(cloud:
     assert days[0]["closes"] == "15:00" and days[0]["reason"] == "closure: 暴風警報の発令"
     assert days[1]["closes"] == "17:15" and days[1]["reason"] is None
     async with transaction(cloud.app.state.sessions) as db:
-        actions = [e.action for e in await db.scalars(select(AuditEntry))]
+        # The log-in is audited too; what matters here is the closure.
+        actions = [e.action for e in await db.scalars(select(AuditEntry)) if e.action != "login"]
         hours = OpeningHours()
         await hours.refresh(db=db, now=datetime(2026, 11, 25, 7, 0).astimezone())
     assert actions == ["closure.add"]

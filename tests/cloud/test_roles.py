@@ -18,6 +18,10 @@ PATH_VALUES = {
     "site_id": "city-hall",
     "rollout_id": "999999",
     "token": "not-a-token",
+    "document_id": "999999",
+    "user_id": "999999",
+    "version": "999999",  # a manual version
+    "shift_id": "999999",
 }
 
 

@@ -20,6 +20,10 @@ from cloud.settings import BrokerSettings, CloudSettings
 from protocol.v1 import CallMessage
 from tests.cloud.conftest import Cloud
 
+# Routing is stepped by the tests at fixed times, not by the app's background pass.
+pytestmark = pytest.mark.usefixtures("routing_stepped_by_test")
+
+
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 10:00 JST, a Wednesday: city hall is open
 STALE = timedelta(seconds=30)
 

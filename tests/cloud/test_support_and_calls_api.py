@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from cloud.auth.models import Role
 from cloud.db.engine import transaction
 from cloud.routing import service
 from tests.cloud.conftest import Cloud
 from tests.cloud.test_routing import T0, operator, queue_call
+
+# Routing is stepped by the tests at fixed times, not by the app's background pass.
+pytestmark = pytest.mark.usefixtures("routing_stepped_by_test")
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,3 +1,7 @@
 """The control-plane fixtures (SQLite and PostgreSQL) for the report tests."""
 
-from tests.cloud.conftest import cloud, database_url  # noqa: F401 - shared fixtures
+from tests.cloud.conftest import (  # noqa: F401 - shared fixtures
+    cloud,
+    database_url,
+    routing_stepped_by_test,
+)

@@ -30,6 +30,9 @@ from cloud.settings import BillingSettings
 from protocol.v1 import CallMessage, Peripheral, StateMessage
 from tests.cloud.conftest import Cloud
 
+# Calls are routed by the tests at fixed times, not by the app's background pass.
+pytestmark = pytest.mark.usefixtures("routing_stepped_by_test")
+
 SITE = load_site("city-hall")
 ZONE = SITE.zone
 SETTINGS = BillingSettings(monthly_fee_yen=1_500_000, support_daily_rate_yen=20_000, tax_percent=10)

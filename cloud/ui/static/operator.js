@@ -202,8 +202,25 @@ function renderQueue(state) {
   $("queue-empty").hidden = state.queue.length > 0;
 }
 
+const END_REASON_LABELS = {
+  operator_hung_up: "オペレーターが終了",
+  resident_hung_up: "住民が終了",
+  abandoned: "住民が取り消し",
+  kiosk_offline: "端末との通信が切れました（ネットワーク）",
+  operator_disconnected: "コンソールの接続が切れました",
+};
+
+function renderTraining(state) {
+  // 研修: the whole console says so while in training mode or on a training call.
+  const training = Boolean(state.training || (state.call && state.call.training));
+  $("training-banner").hidden = !training;
+  document.body.classList.toggle("training", training);
+  $("training-mode").checked = Boolean(state.training);
+}
+
 function render(state) {
   madoguchi.state = state;
+  renderTraining(state);
   const presence = $("presence");
   presence.textContent = PRESENCE_LABELS[state.presence] ?? state.presence;
   presence.dataset.status = state.presence;
@@ -220,6 +237,7 @@ function render(state) {
     closePeer();
   }
   $("outcome-panel").hidden = !(call && call.needs_outcome);
+  if (call && call.end_reason) $("end-reason").textContent = END_REASON_LABELS[call.end_reason] ?? call.end_reason;
 }
 
 function connect() {
@@ -230,7 +248,10 @@ function connect() {
     const message = JSON.parse(event.data);
     if (message.type === "hello") madoguchi.iceServers = message.ice_servers;
     else if (message.type === "state") render(message);
-    else if (message.type === "error") $("console-error").textContent = message.detail;
+    else if (message.type === "error") {
+      $("console-error").textContent = message.detail;
+      if (madoguchi.state) renderTraining(madoguchi.state); // a refused toggle springs back
+    }
     else if (message.type === "invite") {
       $("invite-url").textContent = message.url;
       $("invite-panel").hidden = false;
@@ -244,6 +265,7 @@ function connect() {
 
 $("go-available").addEventListener("click", () => { $("console-error").textContent = ""; send({ type: "presence", status: "available" }); });
 $("go-away").addEventListener("click", () => send({ type: "presence", status: "away" }));
+$("training-mode").addEventListener("change", (event) => send({ type: "training", enabled: event.target.checked }));
 $("hangup").addEventListener("click", () => {
   if (madoguchi.state && madoguchi.state.call) send({ type: "hangup", call_id: madoguchi.state.call.call_id });
 });

@@ -19,3 +19,30 @@ closure.addEventListener("submit", async (event) => {
     result.textContent = `記録できませんでした: ${typeof detail.detail === "string" ? detail.detail : "入力を確認してください"}`;
   }
 });
+
+// The month-end approval: the contractor submits, city staff approve or return with comments.
+const approval = document.getElementById("approval");
+if (approval) {
+  for (const button of approval.querySelectorAll("button[data-approval]")) {
+    button.addEventListener("click", async () => {
+      const action = button.dataset.approval;
+      const body = { site: approval.dataset.site, month: approval.dataset.month };
+      const comment = document.getElementById("approval-comment-input");
+      if (action !== "submit" && comment && comment.value.trim()) body.comment = comment.value.trim();
+      const result = document.getElementById("approval-result");
+      if (action === "return" && !body.comment) {
+        result.textContent = "差し戻す理由をコメントに書いてください";
+        return;
+      }
+      const response = await fetch(`/api/reports/approvals/${action}`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      if (response.ok) {
+        window.location.reload();
+      } else {
+        const detail = await response.json().catch(() => ({}));
+        result.textContent = `できませんでした: ${typeof detail.detail === "string" ? detail.detail : response.status}`;
+      }
+    });
+  }
+}

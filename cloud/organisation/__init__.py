@@ -1,0 +1,1 @@
+"""The service's organisation (staffing chart) and emergency contact chain."""

@@ -1,0 +1,1 @@
+"""Consent documents, retention and purge, and the data inventory."""

@@ -1,0 +1,1 @@
+"""The shift roster of operators and support staff, and the coverage it gives the windows."""
