@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi import Depends, HTTPException, Path, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.models import Role, StaffUser, TokenScope
@@ -29,6 +29,9 @@ def get_settings(request: Request) -> CloudSettings:
 # change must see it.
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 Settings = Annotated[CloudSettings, Depends(get_settings)]
+# A row's number in a path. INTEGER columns hold 32 bits on PostgreSQL (64 on SQLite): a
+# larger number names no row, but the driver would fail on it (a 500) rather than find none.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def set_session_cookie(response: Response, token: str, settings: CloudSettings) -> None:

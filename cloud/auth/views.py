@@ -35,6 +35,7 @@ from cloud.deps import (
     CurrentUser,
     DbSession,
     EnrollingUser,
+    RowId,
     Settings,
     request_token,
     require_roles,
@@ -163,7 +164,7 @@ async def create_user(body: UserCreate, _admin: AdminUser, db: DbSession) -> Sta
 
 
 @api.delete("/users/{user_id}/totp", response_model=UserRead)
-async def reset_totp(user_id: int, admin: AdminUser, db: DbSession) -> StaffUser:
+async def reset_totp(user_id: RowId, admin: AdminUser, db: DbSession) -> StaffUser:
     """Removes a user's second factor (a lost phone) and ends the user's sessions."""
     try:
         return await service.reset_totp(db=db, admin=admin, user_id=user_id)

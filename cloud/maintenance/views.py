@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cloud.auth.models import Role, StaffUser
-from cloud.deps import DbSession, require_roles
+from cloud.deps import DbSession, RowId, require_roles
 from cloud.fleet.service import get_kiosk
 from cloud.maintenance import rollouts, service
 from cloud.maintenance.models import KioskCommand, KioskLogBundle, Rollout, RolloutTarget
@@ -136,7 +136,7 @@ async def start_rollout(body: RolloutCreate, user: Admin, db: DbSession, request
 
 
 @router.get("/rollouts/{rollout_id}", response_model=RolloutDetail)
-async def rollout_status(rollout_id: int, user: Maintainer, db: DbSession) -> Any:
+async def rollout_status(rollout_id: RowId, user: Maintainer, db: DbSession) -> Any:
     rollout = await db.get(Rollout, rollout_id)
     if rollout is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such rollout")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.exc import IntegrityError
 
 from cloud.auth.models import Role, StaffUser
-from cloud.deps import DbSession, require_roles
+from cloud.deps import DbSession, RowId, require_roles
 from cloud.manuals import service
 from cloud.manuals.models import STATE_LABELS, ManualVersion
 from cloud.routing.models import PROCEDURE_LABELS, Procedure
@@ -195,7 +195,7 @@ async def search_current_faq(
 
 
 @router.get("/{version}", response_model=VersionView)
-async def get_version(version: int, db: DbSession, user: Overseer) -> Any:
+async def get_version(version: RowId, db: DbSession, user: Overseer) -> Any:
     try:
         row = await service.get(db=db, number=version)
     except service.ManualError as exc:
@@ -205,7 +205,7 @@ async def get_version(version: int, db: DbSession, user: Overseer) -> Any:
 
 
 @router.put("/{version}", response_model=VersionView)
-async def edit_draft(version: int, body: DraftEdit, db: DbSession, user: Author) -> Any:
+async def edit_draft(version: RowId, body: DraftEdit, db: DbSession, user: Author) -> Any:
     try:
         row = await service.edit_draft(
             db=db,
@@ -225,7 +225,7 @@ async def edit_draft(version: int, body: DraftEdit, db: DbSession, user: Author)
 
 
 @router.post("/{version}/submit", response_model=VersionSummary)
-async def submit(version: int, db: DbSession, user: Author) -> Any:
+async def submit(version: RowId, db: DbSession, user: Author) -> Any:
     try:
         row = await service.submit(db=db, actor=user.username, number=version, now=_now())
     except service.ManualError as exc:
@@ -234,7 +234,7 @@ async def submit(version: int, db: DbSession, user: Author) -> Any:
 
 
 @router.post("/{version}/approve", response_model=VersionSummary)
-async def approve(version: int, db: DbSession, user: Reviewer) -> Any:
+async def approve(version: RowId, db: DbSession, user: Reviewer) -> Any:
     try:
         row = await service.approve(db=db, actor=user.username, number=version, now=_now())
     except service.ManualError as exc:
@@ -243,7 +243,7 @@ async def approve(version: int, db: DbSession, user: Reviewer) -> Any:
 
 
 @router.post("/{version}/return", response_model=VersionSummary)
-async def return_with_comment(version: int, body: ReturnIn, db: DbSession, user: Reviewer) -> Any:
+async def return_with_comment(version: RowId, body: ReturnIn, db: DbSession, user: Reviewer) -> Any:
     try:
         row = await service.return_with_comment(
             db=db, actor=user.username, number=version, comment=body.comment, now=_now()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.audit import service as audit
 from cloud.auth.models import Role, StaffUser
-from cloud.deps import CurrentUser, DbSession, Settings, require_roles
+from cloud.deps import CurrentUser, DbSession, RowId, Settings, require_roles
 from cloud.privacy import service
 from cloud.privacy.inventory import inventory
 from cloud.privacy.models import ConsentDocument, ConsentKind
@@ -125,13 +125,13 @@ async def current_documents(db: DbSession, _user: Readers) -> Any:
 
 
 @router.get("/api/consent-documents/{document_id}", response_model=ConsentDocumentView)
-async def get_document(document_id: int, db: DbSession, _user: Readers) -> Any:
+async def get_document(document_id: RowId, db: DbSession, _user: Readers) -> Any:
     return await _document(db, document_id)
 
 
 @router.put("/api/consent-documents/{document_id}", response_model=ConsentDocumentView)
 async def update_document(
-    document_id: int, body: ConsentDocumentUpdate, db: DbSession, user: Admin, request: Request
+    document_id: RowId, body: ConsentDocumentUpdate, db: DbSession, user: Admin, request: Request
 ) -> Any:
     document = await _document(db, document_id)
     try:
@@ -159,7 +159,7 @@ async def update_document(
 
 @router.delete("/api/consent-documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_document(
-    document_id: int, db: DbSession, user: Admin, request: Request
+    document_id: RowId, db: DbSession, user: Admin, request: Request
 ) -> Response:
     document = await _document(db, document_id)
     target = f"{document.kind}:{document.version}"

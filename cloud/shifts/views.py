@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from cloud.auth.models import Role, StaffUser
 from cloud.calendar.schedule import SiteSchedule, UnknownSiteError, load_site
-from cloud.deps import ALL_STAFF, DbSession, Settings, require_roles
+from cloud.deps import ALL_STAFF, DbSession, RowId, Settings, require_roles
 from cloud.settings import CloudSettings
 from cloud.shifts import service
 from cloud.shifts.coverage import Gap
@@ -140,7 +140,7 @@ async def coverage(
 
 
 @router.delete("/{shift_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_shift(shift_id: int, user: Admin, db: DbSession) -> Response:
+async def remove_shift(shift_id: RowId, user: Admin, db: DbSession) -> Response:
     if not await service.remove_shift(db=db, shift_id=shift_id, removed_by=user.username):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shift {shift_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
