@@ -12,7 +12,10 @@ shown through the camera interface (no physical camera here).
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +33,29 @@ from tests.e2e.test_call import database_text, operator_console, wait_for_media
 from tests.edge.form_images import form_photo
 from tests.edge.helpers import edge_settings
 from tests.edge.photo_images import good_astronaut, kiosk_frame
+from tests.mqtt_clients import client_for
 from tests.pcsc import (
     insert_and_wait,
     remove_and_wait,
 )
-from tests.servers import Broker, Xvfb
+from tests.servers import Broker, VictoriaMetrics, Xvfb
 
 # An obviously fake application ID (申請書ID): 23 digits, personal data in real life.
 APPLICATION_ID = "20261125000000000012345"
+# A PIN the resident types (through the kiosk's keyboard path into the browser's field),
+# looked for as a whole number so that it cannot match inside a port or a timestamp.
+PIN = "739204"
+PIN_ALONE = re.compile(r"(?<![0-9])739204(?![0-9])")
+
+
+async def capture_kiosk_messages(broker: Broker, payloads: list[bytes]) -> None:
+    """Every message any kiosk sends, as the broker delivers it (the cloud's identity may
+    read every kiosk topic)."""
+    async with client_for(broker, "cloud.madoguchi", client_id="pd-scan") as client:
+        await client.subscribe("madoguchi/v1/kiosk/#", qos=1)
+        async for message in client.messages:
+            payloads.append(bytes(message.payload))  # type: ignore[arg-type]
+
 
 # The mean brightness of the kiosk-screen video as the console decodes it.
 SCREEN_BRIGHTNESS = """() => {
@@ -115,6 +133,7 @@ async def test_operator_checks_the_card_photographs_reads_the_form_and_drives_th
     kiosk_browser: Browser,
     xvfb: Xvfb,
     pcscd: PcscdProcess,
+    victoria_metrics: VictoriaMetrics,
     state_dir: Path,
     tmp_path: Path,
     capfd: Any,
@@ -147,6 +166,8 @@ async def test_operator_checks_the_card_photographs_reads_the_form_and_drives_th
             session_dir=session_dir,
         )
     )
+    mqtt_payloads: list[bytes] = []
+    capture = asyncio.create_task(capture_kiosk_messages(broker, mqtt_payloads))
     running = asyncio.create_task(agent.run())
     try:
         async with serving(broker_cloud) as address:
@@ -228,6 +249,7 @@ async def test_operator_checks_the_card_photographs_reads_the_form_and_drives_th
             assert width >= 480 and abs(height - width * 45 / 35) <= 1
             photos = list(session_dir.glob("tools-k1/*/photo.jpg"))
             assert len(photos) == 1  # kept for the upload, in RAM, during the call only
+            photo_canary = base64.b64encode(photos[0].read_bytes()[200:260]).decode()
 
             # The application form: read, shown to the operator, typed into the kiosk's field.
             await console.get_by_role("button", name="申請書を読み取る").click()
@@ -240,18 +262,37 @@ async def test_operator_checks_the_card_photographs_reads_the_form_and_drives_th
             )
             await console.get_by_role("button", name="申請書IDを端末の入力欄に入力").click()
             await expect(kiosk.locator("#application-id")).to_have_value(APPLICATION_ID)
+            # The resident types a PIN: its keys reach the kiosk's browser through X (as the
+            # tenkey's do), the guard is up meanwhile.
+            await kiosk.evaluate(
+                "() => { const i = document.createElement('input'); i.id = 'pin';"
+                " i.type = 'password'; document.querySelector('#in_call').append(i); i.focus(); }"
+            )
+            agent.tools.tenkey_key(enter=False)
+            await expect(kiosk.locator("#pin-protected")).to_be_visible()
+            await kiosk.keyboard.type(PIN)
+            agent.tools.tenkey_key(enter=True)
+            await expect(kiosk.locator("#pin")).to_have_value(PIN)
 
             await console.get_by_role("button", name="通話終了").click()
             await expect(kiosk.locator("#operator-control")).to_be_hidden()
             assert not photos[0].exists()  # the session's files are gone with the call
 
-        # The application ID travelled only in the encrypted call.
+        # The application ID, the photo and the PIN travelled only in the encrypted call:
+        # not in the database, any log line, any message a kiosk sent, or the time series.
         dump = await database_text(broker_cloud)
         output = capfd.readouterr()
-        for place in (dump, output.out, output.err):
-            assert APPLICATION_ID not in place
+        assert mqtt_payloads, "the kiosk's messages were captured"
+        sent = b"\n".join(mqtt_payloads).decode("utf-8", "replace")
+        series = json.dumps(victoria_metrics.export('{kiosk_id="tools-k1"}'))
+        assert "kiosk_" in series  # the kiosk's telemetry is there to be scanned
+        for place in (dump, output.out, output.err, sent, series):
+            for canary in (APPLICATION_ID, photo_canary):
+                assert canary not in place
+            assert not PIN_ALONE.search(place)
         assert "photo_captured" in output.out + output.err  # the logs were captured
     finally:
+        capture.cancel()
         card.remove()
         agent.stop()
         await asyncio.wait_for(running, 15)
