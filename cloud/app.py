@@ -22,6 +22,7 @@ from cloud.calendar.lookup import OpeningHours
 from cloud.calendar.views import router as calendar_router
 from cloud.db.engine import make_engine, make_sessionmaker
 from cloud.db.migrate import upgrade
+from cloud.enrollment.views import router as enrollment_router
 from cloud.fleet.consumer import FleetConsumer
 from cloud.fleet.metrics import ConsumerMetrics
 from cloud.fleet.summaries import HealthSummaries
@@ -188,6 +189,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(manuals_router)
     app.include_router(manuals_page_router)
     app.include_router(shifts_router)
+    app.include_router(enrollment_router)
     app.include_router(shifts_pages_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")

@@ -31,6 +31,8 @@ PUBLIC = frozenset(
         ("GET", "/auth/oidc/callback"),  # the flow's state cookie and the provider's code
         ("GET", "/join/{token}"),  # the guest's page; its socket checks the invite
         ("WS", "/ws/guest/{token}"),  # the invite token is the credential
+        ("POST", "/api/enroll"),  # a kiosk's one-time enrollment token is the credential
+        ("POST", "/api/enroll/renew"),  # signed with the kiosk's current certificate's key
     }
 )
 # Pages that check the session themselves and redirect to the log-in page.

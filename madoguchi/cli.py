@@ -15,6 +15,7 @@ from madoguchi.commands import (
     dashboards,
     demo,
     edge,
+    enroll,
     form,
     kiosks,
     photo,
@@ -47,5 +48,6 @@ app.add_typer(form.app, name="form")
 app.add_typer(card.app, name="card")
 app.add_typer(photo.app, name="photo")
 app.add_typer(training.app, name="training")
+enroll.register(edge.app, kiosks.app)
 app.command("demo")(demo.run_demo)
 app.command("simulate")(simulate.simulate)

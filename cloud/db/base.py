@@ -26,6 +26,7 @@ def import_all_models() -> None:
     import cloud.audit.models
     import cloud.auth.models
     import cloud.calendar.models
+    import cloud.enrollment.models
     import cloud.fleet.models
     import cloud.inspections.models
     import cloud.maintenance.models

@@ -62,6 +62,12 @@ TABLES: dict[str, tuple[str, str]] = {
     "report_approval": ("Monthly report submissions, approvals and invoice numbers", "staff"),
     "report_approval_event": ("Each step of a monthly report's approval", "staff"),
     "shift": ("Staff shifts: who is on duty where and when", "staff"),
+    "enrollment_token": ("One-time kiosk enrollment tokens (SHA-256 only), who made them", "staff"),
+    "kiosk_certificate": ("Certificates issued to kiosks: serial, validity, revocation", "staff"),
+    "kiosk_identity": (
+        "Each kiosk's enrollment state (enrolled, revoked, decommissioned)",
+        "staff",
+    ),
 }
 # Tables the purge leaves alone, and why (how long they are kept instead).
 KEPT: dict[str, str] = {
@@ -76,6 +82,9 @@ KEPT: dict[str, str] = {
     "report_approval": "indefinitely: approved reports and invoices are public records",
     "report_approval_event": "as long as its report approval",
     "shift": "not purged yet (no retention rule configured for shifts)",
+    "enrollment_token": "not purged yet: a few rows per kiosk (expired tokens are harmless)",
+    "kiosk_certificate": "while the kiosk is in the fleet: the CRL is built from these rows",
+    "kiosk_identity": "while the kiosk is in the fleet (one row per kiosk, overwritten)",
 }
 # Stores outside the database.
 OTHER_STORES: tuple[dict[str, str], ...] = (
