@@ -3,12 +3,15 @@ found by `verify` and by `madoguchi audit verify`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from cloud.audit import service as audit
@@ -16,6 +19,19 @@ from cloud.audit.chain import SETTLE, STALE, seal, verify
 from cloud.audit.models import AuditEntry
 from cloud.db.engine import transaction
 from tests.cloud.conftest import Cloud
+
+
+@pytest.fixture
+async def quiet_sealer(cloud: Cloud) -> Cloud:
+    """The cloud without its background sealer: these tests seal at times of their own, and
+    the app's sealer holding the lock at the same moment (PostgreSQL) would make a test's
+    `seal` a no-op."""
+    for task in asyncio.all_tasks():
+        if task.get_name() == "audit":
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return cloud
 
 
 async def write(cloud: Cloud, n: int) -> None:
@@ -35,7 +51,8 @@ async def check(cloud: Cloud, now: datetime):  # type: ignore[no-untyped-def]
         return await verify(db=db, now=now)
 
 
-async def test_tampering_deleting_or_inserting_is_detected(cloud: Cloud) -> None:
+async def test_tampering_deleting_or_inserting_is_detected(quiet_sealer: Cloud) -> None:
+    cloud = quiet_sealer
     await write(cloud, 5)
     NOW = datetime.now(UTC)
     later = NOW + SETTLE + timedelta(seconds=1)
@@ -61,7 +78,8 @@ async def test_tampering_deleting_or_inserting_is_detected(cloud: Cloud) -> None
     assert not broken.ok and broken.broken_at == third.id and broken.sealed == 2
 
 
-async def test_a_deleted_entry_breaks_the_chain_at_the_next(cloud: Cloud) -> None:
+async def test_a_deleted_entry_breaks_the_chain_at_the_next(quiet_sealer: Cloud) -> None:
+    cloud = quiet_sealer
     await write(cloud, 4)
     NOW = datetime.now(UTC)
     later = NOW + SETTLE + timedelta(seconds=1)
@@ -73,7 +91,8 @@ async def test_a_deleted_entry_breaks_the_chain_at_the_next(cloud: Cloud) -> Non
     assert not result.ok and result.broken_at == ids[2]
 
 
-async def test_an_entry_left_unsealed_is_reported(cloud: Cloud) -> None:
+async def test_an_entry_left_unsealed_is_reported(quiet_sealer: Cloud) -> None:
+    cloud = quiet_sealer
     await write(cloud, 1)
     NOW = datetime.now(UTC)
     assert (await check(cloud, NOW)).ok  # settling is normal
