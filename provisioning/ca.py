@@ -182,20 +182,7 @@ class FleetCA:
         now = _now()
         not_after = min(now + dt.timedelta(days=days), self.certificate.not_valid_after_utc)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name(
-                    [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-                        x509.NameAttribute(NameOID.COMMON_NAME, name),
-                    ]
-                )
-            )
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(not_after)
+            self._issued(name, key.public_key(), now, not_after)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(_ca_usage(), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
@@ -212,16 +199,15 @@ class FleetCA:
         _write_cert(directory / "root.crt", self.certificate)
         return FleetCA(directory, key, cert, (self.certificate,))
 
-    def sign_client_csr(
-        self, csr: x509.CertificateSigningRequest, *, common_name: str, days: int
-    ) -> x509.Certificate:
-        """A client certificate for the CSR's public key. Only the key is taken from the CSR:
-        the subject is ours (`common_name`, checked by the caller) and none of its requested
-        extensions are honoured."""
-        now = _now()
-        public_key = csr.public_key()
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            raise ValueError("the CSR's key is not an EC key")
+    def _issued(
+        self,
+        common_name: str,
+        public_key: ec.EllipticCurvePublicKey,
+        now: dt.datetime,
+        not_after: dt.datetime,
+    ) -> x509.CertificateBuilder:
+        """What every certificate this CA issues starts from: our subject, this CA as issuer,
+        a random serial, valid from five minutes ago (clock skew) to `not_after`."""
         return (
             x509.CertificateBuilder()
             .subject_name(
@@ -236,8 +222,25 @@ class FleetCA:
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(
-                min(now + dt.timedelta(days=days), self.certificate.not_valid_after_utc)
+            .not_valid_after(not_after)
+        )
+
+    def sign_client_csr(
+        self, csr: x509.CertificateSigningRequest, *, common_name: str, days: int
+    ) -> x509.Certificate:
+        """A client certificate for the CSR's public key. Only the key is taken from the CSR:
+        the subject is ours (`common_name`, checked by the caller) and none of its requested
+        extensions are honoured."""
+        now = _now()
+        public_key = csr.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise ValueError("the CSR's key is not an EC key")
+        return (
+            self._issued(
+                common_name,
+                public_key,
+                now,
+                min(now + dt.timedelta(days=days), self.certificate.not_valid_after_utc),
             )
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_client_usage(), critical=True)
@@ -288,20 +291,7 @@ class FleetCA:
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name(
-                    [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-                        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                    ]
-                )
-            )
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=days))
+            self._issued(common_name, key.public_key(), now, now + dt.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), False

@@ -25,26 +25,14 @@ from cloud.routing import service
 from cloud.routing.console import OperatorConsole
 from cloud.routing.models import CallRecord, Outcome, Presence, Procedure
 from madoguchi.training import SCENARIOS, LinkCut, run_scenario, training_kiosk_settings
-from protocol.v1 import CallMessage, Peripheral, StateMessage
+from protocol.v1 import Peripheral, StateMessage
 from protocol.v1.datachannel import KIOSK_EVENT, FormScan
 from protocol.v1.forms import FormReadResult
 from tests.cloud.conftest import Cloud, pause_background_routing
-from tests.cloud.test_routing import STALE, T0, operator
+from tests.cloud.test_routing import STALE, T0, operator, request
 from tests.edge.helpers import edge_settings
 from tests.reports.test_monthly import SETTINGS, _fill_november, local
 from tests.servers import Broker
-
-
-def request(kiosk_id: str, at: datetime) -> CallMessage:
-    return CallMessage(
-        kiosk_id=kiosk_id,
-        sent_at=at,
-        seq=1,
-        call_id=uuid.uuid4(),
-        action="request",
-        terms_version="2026-04",
-        privacy_version="2026-04",
-    )
 
 
 async def register(cloud: Cloud, kiosk_id: str, at: datetime, *, status: str = "online") -> None:
