@@ -62,71 +62,68 @@ class PurgeRule:
     """`key` names the retention setting (and the record type in the audit entry)."""
 
     key: str
-    model: type[Base]
-    counted_from: InstrumentedAttribute[Any]
-    counted_from_label: str  # for the inventory: what the period counts from
+    counted_from: InstrumentedAttribute[Any]  # the column the period counts from
     keep: Callable[[], ColumnElement[bool]] | None = None  # rows kept regardless
     keep_label: str = ""
+
+    @property
+    def model(self) -> type[Base]:
+        model = self.counted_from.class_
+        assert isinstance(model, type) and issubclass(model, Base)  # a mapped class, not an alias
+        return model
+
+    @property
+    def counted_from_label(self) -> str:
+        """For the inventory: what the period counts from."""
+        return self.counted_from.key
 
 
 RULES: tuple[PurgeRule, ...] = (
     PurgeRule(
         "call",
-        CallRecord,
         CallRecord.requested_at,
-        "requested_at",
         lambda: CallRecord.state != CallState.ENDED,
         "calls not yet ended",
     ),
-    PurgeRule("support_case", SupportCase, SupportCase.recorded_at, "recorded_at"),
-    PurgeRule("support_attendance", SupportAttendance, SupportAttendance.day, "day"),
-    PurgeRule("inspection", Inspection, Inspection.inspected_on, "inspected_on"),
-    PurgeRule("incident", Incident, Incident.occurred_at, "occurred_at"),
-    PurgeRule("site_closure", SiteClosure, SiteClosure.date, "date"),
+    PurgeRule("support_case", SupportCase.recorded_at),
+    PurgeRule("support_attendance", SupportAttendance.day),
+    PurgeRule("inspection", Inspection.inspected_on),
+    PurgeRule("incident", Incident.occurred_at),
+    PurgeRule("site_closure", SiteClosure.date),
     PurgeRule(
         "staffing_gap",
-        StaffingGap,
         StaffingGap.started_at,
-        "started_at",
         lambda: StaffingGap.ended_at.is_(None),
         "gaps still open",
     ),
-    PurgeRule("kiosk_state_change", KioskStateChange, KioskStateChange.at, "at"),
-    PurgeRule("kiosk_event", KioskEvent, KioskEvent.received_at, "received_at"),
+    PurgeRule("kiosk_state_change", KioskStateChange.at),
+    PurgeRule("kiosk_event", KioskEvent.received_at),
     PurgeRule(
         "kiosk_command",
-        KioskCommand,
         KioskCommand.issued_at,
-        "issued_at",
         lambda: KioskCommand.state.not_in([s.value for s in FINAL_STATES]),
         "commands not yet answered",
     ),
-    PurgeRule("kiosk_log_bundle", KioskLogBundle, KioskLogBundle.received_at, "received_at"),
-    PurgeRule("kiosk_screenshot", KioskScreenshot, KioskScreenshot.taken_at, "taken_at"),
+    PurgeRule("kiosk_log_bundle", KioskLogBundle.received_at),
+    PurgeRule("kiosk_screenshot", KioskScreenshot.taken_at),
     PurgeRule(
         "alert",
-        Alert,
         Alert.opened_at,
-        "opened_at",
         lambda: Alert.resolved_at.is_(None),
         "alerts still open",
     ),
     PurgeRule(
         "rollout",
-        Rollout,
         Rollout.created_at,
-        "created_at",
         lambda: Rollout.state == "running",
         "rollouts still running",
     ),
-    PurgeRule("call_invite", CallInvite, CallInvite.expires_at, "expires_at"),
-    PurgeRule("call_signal", CallSignal, CallSignal.created_at, "created_at"),
-    PurgeRule("api_token", ApiToken, ApiToken.expires_at, "expires_at"),
+    PurgeRule("call_invite", CallInvite.expires_at),
+    PurgeRule("call_signal", CallSignal.created_at),
+    PurgeRule("api_token", ApiToken.expires_at),
     PurgeRule(
         "audit_entry",
-        AuditEntry,
         AuditEntry.at,
-        "at",
         lambda: AuditEntry.chain_hash.is_(None),
         "entries not yet sealed, and the newest sealed entry",
     ),
