@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cloud.alerts.rules import AlertThresholds
 from cloud.auth.config import AuthSettings
 from cloud.privacy.settings import PrivacySettings
+from cloud.turn.credentials import TurnSettings
 from protocol.v1 import IceServer
 
 
@@ -91,6 +92,10 @@ class CallSettings(BaseModel):
     )
     presence_stale_s: float = Field(
         30.0, gt=0, description="A console silent this long is signed out"
+    )
+    turn: TurnSettings = Field(
+        default_factory=TurnSettings,
+        description="The TURN relay; each kiosk and console gets its own short-lived credential",
     )
     tick_s: float = Field(1.0, gt=0, description="Router pass when nothing wakes it")
     staffing_check_s: float = Field(30.0, gt=0)

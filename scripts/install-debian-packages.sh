@@ -14,6 +14,10 @@ packages=(
   xvfb
   # building and running the Python environment
   python3-venv python3-dev gcc make
+  # TURN relay (coturn) for the call and the pop-up connection test
+  coturn
+  # the kiosk image test: a Debian root made with debootstrap, audited by lynis
+  debootstrap lynis
 )
 
 missing=()

@@ -39,6 +39,7 @@ from cloud.routing.signaling import (
     SetPresence,
     SetTraining,
 )
+from cloud.turn.credentials import ice_servers_for
 from protocol.aio import until_first_done, wait_event
 from protocol.v1.codec import describe_validation_error
 
@@ -70,8 +71,15 @@ class OperatorConsole:
         try:
             async with self._sessions() as db, db.begin():
                 await service.sign_in(db=db, user=self._user, now=datetime.now(UTC))
+            settings = self._router.settings
             ice = [
-                server.model_dump(exclude_none=True) for server in self._router.settings.ice_servers
+                server.model_dump(exclude_none=True)
+                for server in ice_servers_for(
+                    settings.ice_servers,
+                    settings.turn,
+                    who=f"staff-{self._user.id}",
+                    now=datetime.now(UTC),
+                )
             ]
             await self._ws.send_json(
                 {"type": "hello", "display_name": self._user.display_name, "ice_servers": ice}
@@ -208,7 +216,12 @@ class OperatorConsole:
                 message.call_id,
                 "assigned",
                 operator_display_name=user.display_name,
-                ice_servers=self._router.settings.ice_servers,
+                ice_servers=ice_servers_for(
+                    self._router.settings.ice_servers,
+                    self._router.settings.turn,
+                    who=kiosk_id,
+                    now=now,
+                ),
             )
             self._router.kick()  # the other waiting kiosks move up
         elif isinstance(message, Answer):

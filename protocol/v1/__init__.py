@@ -17,6 +17,8 @@ from protocol.v1.messages import (
     NetworkHealth,
     Peripheral,
     ScreenshotMessage,
+    SiteCheckItem,
+    SiteCheckMessage,
     StateMessage,
     TelemetryMessage,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "NetworkHealth",
     "Peripheral",
     "ScreenshotMessage",
+    "SiteCheckItem",
+    "SiteCheckMessage",
     "StateMessage",
     "TelemetryMessage",
     "Topic",

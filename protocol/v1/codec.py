@@ -25,6 +25,7 @@ from protocol.v1.messages import (
     KioskMessage,
     LogBundleMessage,
     ScreenshotMessage,
+    SiteCheckMessage,
     StateMessage,
     TelemetryMessage,
 )
@@ -45,6 +46,7 @@ _TYPE_FOR_KIND: dict[TopicKind, type[Envelope]] = {
     TopicKind.CALL_DOWN: CallMessage,
     TopicKind.LOGS: LogBundleMessage,
     TopicKind.SCREENSHOT: ScreenshotMessage,
+    TopicKind.SITE_CHECK: SiteCheckMessage,
 }
 
 

@@ -146,6 +146,7 @@ CommandName = Literal[
     "set_config",
     "update_agent",
     "screenshot",
+    "site_check",
 ]
 CommandStatus = Literal["accepted", "deferred", "rejected", "expired", "succeeded", "failed"]
 
@@ -184,6 +185,53 @@ class ScreenshotMessage(Envelope):
 
 
 # --- cloud -> kiosk -------------------------------------------------------------------------
+
+
+SiteCheckName = Literal[
+    "broker_tls",
+    "control_plane_rtt",
+    "control_plane_throughput",
+    "turn",
+    "clock",
+    "card_reader",
+    "tenkey",
+    "face_camera",
+    "document_scanner",
+    "headset",
+]
+SiteCheckUnit = Literal["ms", "Mbit/s", "s"]
+
+
+class SiteCheckItem(StrictModel):
+    """One line of the connection test: what was measured, against which limit."""
+
+    name: SiteCheckName
+    passed: bool
+    measured: float | None = Field(None, ge=0, description="The value, in `unit`")
+    unit: SiteCheckUnit | None = None
+    limit: float | None = Field(
+        None, ge=0, description="Pass bound: a maximum for ms and s, a minimum for Mbit/s"
+    )
+    detail: ShortText = ""
+
+
+class SiteCheckMessage(Envelope):
+    """The kiosk's answer to a `site_check` command: the connection test the specification
+    asks for before a site opens, run with the kiosk's own certificate and network."""
+
+    type: Literal["site_check"] = "site_check"
+    command_id: UUID
+    site_id: SiteId
+    passed: bool = Field(description="True only when every item passed")
+    items: Annotated[tuple[SiteCheckItem, ...], Field(min_length=1, max_length=16)]
+
+    @model_validator(mode="after")
+    def _verdict_matches_items(self) -> SiteCheckMessage:
+        if self.passed != all(item.passed for item in self.items):
+            raise ValueError("passed must be true exactly when every item passed")
+        if len({item.name for item in self.items}) != len(self.items):
+            raise ValueError("each check appears once")
+        return self
 
 
 class CommandMessage(Envelope):
@@ -314,7 +362,8 @@ KioskMessage = Annotated[
     | ConfigMessage
     | CallMessage
     | LogBundleMessage
-    | ScreenshotMessage,
+    | ScreenshotMessage
+    | SiteCheckMessage,
     Field(discriminator="type"),
 ]
 
@@ -328,6 +377,7 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
     CallMessage,
     LogBundleMessage,
     ScreenshotMessage,
+    SiteCheckMessage,
 )
 
 

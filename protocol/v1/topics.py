@@ -26,6 +26,7 @@ class TopicKind(StrEnum):
     CALL_DOWN = "call/down"
     LOGS = "logs"
     SCREENSHOT = "screenshot"
+    SITE_CHECK = "site_check"
 
 
 # Who publishes on each kind; the broker ACL is generated from these two sets.
@@ -38,6 +39,7 @@ KIOSK_PUBLISHES: frozenset[TopicKind] = frozenset(
         TopicKind.CALL_UP,
         TopicKind.LOGS,
         TopicKind.SCREENSHOT,
+        TopicKind.SITE_CHECK,
     }
 )
 CLOUD_PUBLISHES: frozenset[TopicKind] = frozenset(

@@ -1,0 +1,1 @@
+"""TURN relay credentials: short-lived, derived from a secret shared with coturn."""
