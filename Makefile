@@ -39,7 +39,7 @@ demo: setup
 test: setup $(SCHEMATHESIS_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy protocol edge provisioning cloud madoguchi bench dashboards
-	$(BIN)/pytest -q -p no:cacheprovider
+	scripts/run-tests.sh
 
 lint: setup
 	$(BIN)/ruff check .

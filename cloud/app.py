@@ -44,6 +44,7 @@ from cloud.reports.approval_views import router as approval_router
 from cloud.reports.views import monthly_router
 from cloud.reports.views import router as reports_router
 from cloud.routing.hub import RoutingHub
+from cloud.routing.metrics import RoutingRecorder
 from cloud.routing.publisher import CallPublisher
 from cloud.routing.router import CallRouter
 from cloud.routing.views import router as routing_router
@@ -51,6 +52,8 @@ from cloud.security import install_csrf_guard, install_security_headers
 from cloud.settings import CloudSettings
 from cloud.shifts.pages import router as shifts_pages_router
 from cloud.shifts.views import router as shifts_router
+from cloud.site_checks.views import router as site_checks_router
+from cloud.sites.views import router as sites_router
 from cloud.ui.views import router as ui_router
 from cloud.ui.views import static_files
 
@@ -99,6 +102,19 @@ def create_app(settings: CloudSettings) -> FastAPI:
             opening_hours=opening_hours,
         )
         router_task = asyncio.create_task(app.state.router.run(), name="router")
+        routing_metrics_task = (  # the queue and staffing, minute by minute, for Grafana
+            asyncio.create_task(
+                RoutingRecorder(
+                    sessions=app.state.sessions,
+                    writer=app.state.timeseries,
+                    opening_hours=opening_hours,
+                    stale_after=app.state.router.stale_after,
+                ).run(),
+                name="routing-metrics",
+            )
+            if app.state.timeseries is not None
+            else None
+        )
         sealer_task = asyncio.create_task(AuditSealer(app.state.sessions).run(), name="audit")
         purge_task = (
             asyncio.create_task(
@@ -143,6 +159,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
                 dispatcher_task,
                 consumer_task,
                 router_task,
+                routing_metrics_task,
                 sealer_task,
                 purge_task,
                 consent_task,
@@ -190,6 +207,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(manuals_page_router)
     app.include_router(shifts_router)
     app.include_router(enrollment_router)
+    app.include_router(site_checks_router)
+    app.include_router(sites_router)
     app.include_router(shifts_pages_router)
     app.include_router(ui_router)
     app.mount("/static", static_files(), name="static")

@@ -29,10 +29,13 @@ PUBLIC = frozenset(
         ("POST", "/logout"),
         ("GET", "/auth/oidc/login"),  # the city's identity provider (when configured)
         ("GET", "/auth/oidc/callback"),  # the flow's state cookie and the provider's code
+        ("POST", "/auth/oidc/totp"),  # the sealed pending-login cookie and a TOTP code
         ("GET", "/join/{token}"),  # the guest's page; its socket checks the invite
         ("WS", "/ws/guest/{token}"),  # the invite token is the credential
         ("POST", "/api/enroll"),  # a kiosk's one-time enrollment token is the credential
         ("POST", "/api/enroll/renew"),  # signed with the kiosk's current certificate's key
+        ("GET", "/api/kiosk-probe"),  # a site check's probe token (bound to one kiosk) is the
+        ("POST", "/api/kiosk-probe"),  # credential, as the enrollment token is above
     }
 )
 # Pages that check the session themselves and redirect to the log-in page.
@@ -44,6 +47,7 @@ SELF_CHECKED = frozenset(
         ("GET", "/reports"),
         ("GET", "/totp/enrol"),  # any session, also one that may only enrol
         ("POST", "/totp/confirm"),
+        ("POST", "/totp/recovery-codes"),  # a full session, the password and a TOTP code
         ("GET", "/organisation"),
         ("GET", "/manuals"),  # city staff and admins
         ("WS", "/ws/operator"),  # operator role, checked before the socket is accepted

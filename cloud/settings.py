@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cloud.alerts.rules import AlertThresholds
 from cloud.auth.config import AuthSettings
 from cloud.privacy.settings import PrivacySettings
+from cloud.site_checks.settings import SiteCheckSettings
+from cloud.sites.settings import SitesSettings
 from cloud.turn.credentials import TurnSettings
 from protocol.v1 import IceServer
 
@@ -140,6 +142,8 @@ class CloudSettings(BaseSettings):
     calls: CallSettings = CallSettings()
     billing: BillingSettings = BillingSettings()
     privacy: PrivacySettings = PrivacySettings()
+    sites: SitesSettings = SitesSettings()
+    site_checks: SiteCheckSettings = SiteCheckSettings()
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> CloudSettings:

@@ -13,8 +13,15 @@ from dashboards.alerts import alert_rules
 from dashboards.fleet import fleet_overview
 from dashboards.kiosk import kiosk_detail
 from dashboards.panels import DATASOURCE_UID
+from dashboards.routing import routing_dashboard
+from dashboards.uptime import uptime_dashboard
 
-DASHBOARDS = {"fleet": fleet_overview, "kiosk": kiosk_detail}
+DASHBOARDS = {
+    "fleet": fleet_overview,
+    "kiosk": kiosk_detail,
+    "uptime": uptime_dashboard,
+    "routing": routing_dashboard,
+}
 
 
 def dashboard_json(name: str) -> dict[str, Any]:

@@ -28,10 +28,14 @@ from edge.peripherals.base import PeripheralDriver
 from edge.peripherals.card_reader import CardReader
 from edge.peripherals.registry import PeripheralRegistry
 from edge.peripherals.tenkey import EvdevTenkey
+from edge.renewal import CertificateRenewer
 from edge.resident.server import ResidentScreen
 from edge.session import ResidentSession
 from edge.session_files import SessionFiles
 from edge.settings import EdgeSettings
+from edge.site_check import report as site_check_report
+from edge.site_check.runner import run_site_check
+from edge.site_check.settings import SiteCheckLimits
 from edge.store import DiskQueue
 from edge.telemetry.host import HostSampler
 from edge.telemetry.network import clock_synchronized, default_route_interface, link_type
@@ -85,8 +89,10 @@ class KioskAgent:
         peripherals: PeripheralRegistry | None = None,
         sampler: HostSampler | None = None,
         logs: LogBuffer | None = None,
+        site_check_limits: SiteCheckLimits | None = None,
     ) -> None:
         self.settings = settings
+        self.site_check_limits = site_check_limits
         self.counters = Counters(settings.state_dir)
         self.disk_queue = (
             DiskQueue(
@@ -144,6 +150,16 @@ class KioskAgent:
             outbox=self.outbox,
             make_state=self._state,
             on_message=self._on_message,
+        )
+        self.renewer = (
+            CertificateRenewer(
+                settings,
+                reconnect=self.link.reconnect,
+                wait_idle=self.session.wait_idle,
+                report_failure=self._renewal_failed,
+            )
+            if settings.control_plane_url
+            else None
         )
         self._background: set[asyncio.Task[None]] = set()
         self._link_type = link_type(default_route_interface())
@@ -215,6 +231,16 @@ class KioskAgent:
             strict=False,
         )
         self.outbox.put(Outgoing(TopicKind.EVENT, encode(event)))
+
+    def _renewal_failed(self, attempt: int, reason: str, retry_in_s: float) -> None:
+        self.emit_event(
+            "error",
+            severity="warning",
+            operation="certificate_renewal",
+            attempt=attempt,
+            reason=reason,
+            retry_in_s=round(retry_in_s, 1),
+        )
 
     def _peripheral_changes(self, statuses: tuple[Peripheral, ...]) -> None:
         """An event when a peripheral stops or starts working: the uptime report counts a
@@ -356,6 +382,34 @@ class KioskAgent:
         )
         self.outbox.put(Outgoing(TopicKind.SCREENSHOT, encode(shot)))
 
+    async def site_check(self, command: CommandMessage) -> CommandOutcome:
+        """The connection test: `accepted` at once, then a `SiteCheckMessage` with every
+        item; the outcome returned is the command's final result."""
+        if self.session.active:
+            # Megabytes of throughput test would disturb the resident's call.
+            return CommandOutcome(
+                "rejected", "a resident is being served: run the connection test before opening"
+            )
+        try:
+            plan = site_check_report.plan_for(self.settings, command.args)
+        except ValueError as exc:
+            return CommandOutcome("rejected", str(exc))
+        self._send_result(command, CommandOutcome("accepted", "connection test running"))
+        items = await run_site_check(
+            plan,
+            limits=self.site_check_limits or SiteCheckLimits(),
+            self_test=self.peripherals.self_test,
+        )
+        message = site_check_report.site_check_message(
+            kiosk_id=self.settings.kiosk_id,
+            site_id=self.settings.site_id,
+            seq=self.counters.next_seq(),
+            command_id=command.command_id,
+            items=items,
+        )
+        self.outbox.put(Outgoing(TopicKind.SITE_CHECK, encode(message)))
+        return site_check_report.outcome(items)
+
     def request_exit(self, code: int) -> None:
         """Stop with `code` (the launcher starts `current` again on the restart code)."""
         self.exit_code = code
@@ -428,6 +482,9 @@ class KioskAgent:
         self.session_files.clean_stale()
         telemetry = asyncio.create_task(self._telemetry_loop(), name="telemetry")
         self._spawn(self._finish_update())
+        if self.renewer is not None:
+            self.renewer.recover()  # before the first connection reads the files
+            self._spawn(self.renewer.run())
         if self.tenkey is not None:
             self._spawn(self._watch_tenkey(self.tenkey))
         if self.resident_screen is not None:

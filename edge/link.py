@@ -57,6 +57,7 @@ class KioskLink:
         self._on_message = on_message
         self._clock_check = clock_check
         self._stopping = asyncio.Event()
+        self._reconnect = asyncio.Event()
         self.round_trips = RoundTrips()
         self._cloud_replicas: dict[str, str] = {}
         self.connected = asyncio.Event()
@@ -66,6 +67,11 @@ class KioskLink:
     def stop(self) -> None:
         """Ask the link to publish `offline`, disconnect cleanly and return from `run`."""
         self._stopping.set()
+
+    def reconnect(self) -> None:
+        """End the current session cleanly and connect again (new TLS handshake, so new
+        certificate files are read). Queued messages stay in the outbox."""
+        self._reconnect.set()
 
     async def wait_for_clock(self) -> bool:
         """Certificates are checked against the clock, and a kiosk that boots with a wrong
@@ -135,6 +141,7 @@ class KioskLink:
         )
 
     async def _session(self, bd_seq: int, backoff: Backoff) -> None:
+        self._reconnect.clear()  # this connection reads the files as they are now
         will = await self._make_state(bd_seq, "offline", True)
         async with self._client(will) as client:
             backoff.reset()
@@ -150,6 +157,7 @@ class KioskLink:
                 asyncio.create_task(self._send(client), name="mqtt-send"),
                 asyncio.create_task(self._receive(client, bd_seq), name="mqtt-receive"),
                 asyncio.create_task(self._stopping.wait(), name="stop"),
+                asyncio.create_task(self._reconnect.wait(), name="reconnect"),
             }
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -161,8 +169,13 @@ class KioskLink:
                 if stuck:
                     log.warning("session_tasks_stuck", tasks=[t.get_name() for t in stuck])
             for task in done:
-                if task.get_name() != "stop" and task.exception() is not None:
+                if task.get_name() not in ("stop", "reconnect") and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
+            if self._reconnect.is_set() and not self._stopping.is_set():
+                # A clean DISCONNECT: the broker drops the will, the next birth follows.
+                self._reconnect.clear()
+                log.info("reconnecting_on_request", bd_seq=bd_seq)
+                return
             # Stopping: say goodbye with the same bd_seq so the cloud applies it at once.
             goodbye = await self._make_state(bd_seq, "offline", False)
             try:

@@ -61,6 +61,8 @@ class AgentControl(Protocol):
     @property
     def screen_source(self) -> str: ...
 
+    async def site_check(self, command: CommandMessage) -> CommandOutcome: ...
+
 
 LOG_LINES = 500
 LOG_BYTES = 48 * 1024  # a bundle stays well under the 64 KiB payload limit
@@ -86,6 +88,10 @@ def register(
         if failed:
             return CommandOutcome("failed", "failing: " + ", ".join(failed), output)
         return CommandOutcome("succeeded", "all peripherals ok", output)
+
+    @router.on("site_check")
+    async def site_check(command: CommandMessage) -> CommandOutcome:
+        return await agent.site_check(command)
 
     @router.on("set_config")
     async def set_config(command: CommandMessage) -> CommandOutcome:

@@ -108,3 +108,15 @@ class EdgeSettings(BaseSettings):
     )
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
+    # Certificate renewal (edge/renewal.py): off without the control plane's URL.
+    control_plane_url: str | None = Field(
+        None, description="Where `/api/enroll/renew` is; unset: no automatic renewal"
+    )
+    renew_when_left: float = Field(
+        1 / 3, gt=0, lt=1, description="Renew once less than this fraction of the lifetime is left"
+    )
+    renew_check_interval_s: float = Field(
+        86400, gt=0, description="How often the certificate's expiry is looked at (daily)"
+    )
+    renew_retry_min_s: float = Field(60, gt=0, description="First retry after a failed renewal")
+    renew_retry_max_s: float = Field(3600, gt=0, description="Longest wait between retries")

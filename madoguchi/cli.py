@@ -24,6 +24,7 @@ from madoguchi.commands import (
     provision,
     report,
     simulate,
+    site,
     training,
 )
 
@@ -48,6 +49,7 @@ app.add_typer(form.app, name="form")
 app.add_typer(card.app, name="card")
 app.add_typer(photo.app, name="photo")
 app.add_typer(training.app, name="training")
+app.add_typer(site.app, name="site")
 enroll.register(edge.app, kiosks.app)
 app.command("demo")(demo.run_demo)
 app.command("simulate")(simulate.simulate)

@@ -43,11 +43,14 @@ from madoguchi.demo_peripherals import start as start_peripherals
 from madoguchi.mosquitto import MosquittoProcess, free_port
 from provisioning.broker import write_broker_files
 from provisioning.ca import FleetCA
+from provisioning.sites import SITES_DIR, load_site_file
 
 log = structlog.get_logger("demo")
 
-DEMO_SITE = "city-hall"
-DEMO_KIOSKS = ("city-hall-01", "city-hall-02")
+# The demo's site and its two windows come from the site file, as a real site's would.
+_DEMO_SITE_FILE = load_site_file(SITES_DIR / "city-hall.yaml")
+DEMO_SITE = _DEMO_SITE_FILE.site_id
+DEMO_KIOSKS = _DEMO_SITE_FILE.kiosk_ids
 DEMO_ADMIN = "demo-admin"
 DEMO_OPERATOR = "demo-operator"
 DEMO_CITY = "demo-city"

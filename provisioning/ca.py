@@ -226,7 +226,7 @@ class FleetCA:
         )
 
     def sign_client_csr(
-        self, csr: x509.CertificateSigningRequest, *, common_name: str, days: int
+        self, csr: x509.CertificateSigningRequest, *, common_name: str, days: float
     ) -> x509.Certificate:
         """A client certificate for the CSR's public key. Only the key is taken from the CSR:
         the subject is ours (`common_name`, checked by the caller) and none of its requested
@@ -257,7 +257,7 @@ class FleetCA:
         revoked: list[tuple[int, dt.datetime]],
         *,
         number: int,
-        days: int = 30,
+        days: float = 30,
     ) -> x509.CertificateRevocationList:
         """A CRL of this CA listing the `(serial, revoked at)` pairs; valid for `days` (the
         broker refuses every client once it has expired: refresh it before)."""

@@ -18,6 +18,8 @@ packages=(
   coturn
   # the kiosk image test: a Debian root made with debootstrap, audited by lynis
   debootstrap lynis
+  # the control-plane reverse proxy: its rendered config is checked with `nginx -t`
+  nginx-light
 )
 
 missing=()

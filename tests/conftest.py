@@ -18,10 +18,12 @@ from tests.pcsc import (  # noqa: F401 - fixtures
 )
 from tests.servers import (
     Broker,
+    Coturn,
     MissingServerError,
     Postgres,
     VictoriaMetrics,
     start_broker,
+    start_coturn,
     start_postgres,
     start_victoria_metrics,
 )
@@ -32,6 +34,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """Mosquitto with TLS, required client certificates and the generated ACL."""
     try:
         server = start_broker(tmp_path_factory.mktemp("broker"))
+    except MissingServerError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
+    """coturn checking ephemeral credentials (use-auth-secret), over UDP and TLS."""
+    try:
+        server = start_coturn(tmp_path_factory.mktemp("coturn"))
     except MissingServerError as exc:
         pytest.fail(str(exc))
     yield server

@@ -11,11 +11,13 @@ import glob
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cloud.turn.credentials import TurnSettings
 from madoguchi.mosquitto import BrokerNotFoundError, MosquittoProcess, free_port, wait_for_port
 from madoguchi.victoria import VictoriaMetricsNotFoundError
 from madoguchi.victoria import VictoriaMetricsProcess as VictoriaMetrics
@@ -256,3 +258,146 @@ class Xvfb:
             except subprocess.TimeoutExpired:
                 self._process.kill()
             self._process = None
+
+
+class Coturn:
+    """A real coturn (`turnserver`) on free loopback ports, checking ephemeral credentials
+    (`use-auth-secret`) with a secret made per session, with a TLS listener for
+    `turns:` and every private range denied as a peer except 127.0.0.1 (the tests' own
+    peers)."""
+
+    realm = "madoguchi.test"
+
+    def __init__(self, directory: Path) -> None:
+        import secrets
+
+        self.directory = directory
+        self.secret = secrets.token_urlsafe(32)
+        self.port = free_port()
+        self.tls_port = free_port()
+        self.log_path = directory / "turnserver.log"
+        ca = FleetCA.create(directory / "ca")
+        self.ca_file = ca.cert_path
+        self._tls = ca.issue_server(directory / "tls", names=("localhost", "127.0.0.1"))
+        self.config_path = directory / "turnserver.conf"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def executable() -> str:
+        found = shutil.which("turnserver") or (
+            "/usr/bin/turnserver" if Path("/usr/bin/turnserver").exists() else None
+        )
+        if found is None:
+            raise MissingServerError(
+                "coturn is not installed: run `make setup` (Debian package coturn)"
+            )
+        return found
+
+    @property
+    def udp_url(self) -> str:
+        return f"turn:127.0.0.1:{self.port}?transport=udp"
+
+    @property
+    def tcp_url(self) -> str:
+        return f"turn:127.0.0.1:{self.port}?transport=tcp"
+
+    @property
+    def tls_url(self) -> str:
+        return f"turns:127.0.0.1:{self.tls_port}?transport=tcp"
+
+    def turn_settings(self, *, ttl_s: int = 3600) -> TurnSettings:
+        from pydantic import SecretStr
+
+        return TurnSettings(
+            urls=[self.udp_url, self.tls_url], secret=SecretStr(self.secret), ttl_s=ttl_s
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this server's throwaway CA."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def _write_config(self) -> None:
+        from cloud.turn.peer_policy import denied_peer_ranges
+
+        # Relay ports: a window of 200 above a free port; coturn retries another on a clash.
+        relay_low = 20000 + free_port() % 40000
+        lines = [
+            "listening-ip=127.0.0.1",
+            "relay-ip=127.0.0.1",
+            f"listening-port={self.port}",
+            f"tls-listening-port={self.tls_port}",
+            f"min-port={relay_low}",
+            f"max-port={relay_low + 200}",
+            f"cert={self._tls.cert_path}",
+            f"pkey={self._tls.key_path}",
+            "no-dtls",  # only TURN over TLS/TCP is used; DTLS would need a free UDP port too
+            "no-rfc5780",  # would open the alternate ports listening-port+1
+            "no-tlsv1",
+            "no-tlsv1_1",
+            "use-auth-secret",
+            f"static-auth-secret={self.secret}",
+            f"realm={self.realm}",
+            "fingerprint",
+            "stale-nonce=600",
+            "no-multicast-peers",
+            "no-cli",
+            "allow-loopback-peers",  # denied below, except 127.0.0.1 itself
+            "allowed-peer-ip=127.0.0.1",
+            *(f"denied-peer-ip={r}" for r in denied_peer_ranges()),
+            f"userdb={self.directory / 'turndb'}",
+            f"pidfile={self.directory / 'turnserver.pid'}",
+            f"log-file={self.log_path}",
+            "simple-log",
+            "no-stdout-log",
+        ]
+        self.config_path.write_text("\n".join(lines) + "\n")
+        self.config_path.chmod(0o600)
+
+    def start(self) -> None:
+        self._write_config()
+        self._process = start_turnserver(
+            self.config_path, (self.port, self.tls_port), log_path=self.log_path
+        )
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
+            self._process = None
+
+    @property
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except FileNotFoundError:
+            return ""
+
+
+def start_turnserver(
+    config: Path, ports: tuple[int, ...], *, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """`turnserver -c config`, once it listens on every TCP port in `ports`."""
+    process = subprocess.Popen(
+        [Coturn.executable(), "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for port in ports:
+            wait_for_port("127.0.0.1", port, timeout=15, process=process)
+    except (RuntimeError, TimeoutError) as exc:
+        process.kill()
+        process.wait(10)
+        log = log_path.read_text(errors="replace")[-4000:] if log_path.exists() else ""
+        raise MissingServerError(f"turnserver did not start: {exc}\n{log}") from exc
+    return process
+
+
+def start_coturn(directory: Path) -> Coturn:
+    server = Coturn(directory)
+    server.start()
+    return server

@@ -14,9 +14,15 @@ DEVELOPMENT_SECRET_KEY = "madoguchi-development-only-secret-key"  # noqa: S105
 MUST_ENROL = frozenset({Role.ADMIN, Role.TECH})  # in production, at least these
 
 
+# RFC 8176 authentication method references that include a second factor (or are one).
+MFA_AMR = ("mfa", "otp", "hwk", "swk", "sms", "fpt", "face")
+
+
 class OidcSettings(BaseModel):
     """Log-in through the city's identity provider (authorization code flow with PKCE).
-    Off by default. The provider is trusted for the second factor of the users it signs in."""
+    Off by default. For the roles that need a second factor (auth.totp_required_roles) the
+    ID token must prove one (`amr` or `acr` below); if it does not, an account with its own
+    TOTP is asked for the code, any other is refused."""
 
     enabled: bool = False
     issuer: str = Field("", description="e.g. https://login.city.example.jp/realms/staff")
@@ -35,6 +41,16 @@ class OidcSettings(BaseModel):
         None, description="The callback as the provider sees it; default: this request's URL"
     )
     timeout_s: float = Field(10.0, gt=0)
+    mfa_amr: tuple[str, ...] = Field(
+        MFA_AMR,
+        description="`amr` values (RFC 8176) that prove a second factor: any one is enough",
+    )
+    mfa_acr: tuple[str, ...] = Field(
+        (),
+        description="`acr` values that prove a second factor (the provider's own names, "
+        "e.g. a Keycloak level-of-assurance or 'http://schemas.openid.net/pape/policies/"
+        "2007/06/multi-factor')",
+    )
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> OidcSettings:

@@ -67,3 +67,18 @@ class ApiToken(Base):
     # Idle timeout: the session ends when unused for `idle_timeout_s` (None: no idle limit).
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     idle_timeout_s: Mapped[int | None] = mapped_column(Integer)
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the TOTP code (a lost phone). Only its argon2
+    hash is stored; the codes are shown once, when made."""
+
+    __tablename__ = "staff_recovery_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -105,6 +105,30 @@ def start(provider: Provider, settings: OidcSettings, redirect_uri: str) -> tupl
     return url, flow
 
 
+PENDING_COOKIE = "madoguchi_oidc_totp"
+PENDING_MAX_AGE_S = 300
+
+
+def seal_pending(identity: Identity, *, secret_key: str) -> str:
+    """The identity the provider vouched for, waiting for the account's TOTP code."""
+    data = {**asdict(identity), "role": identity.role.value}
+    return fernet_for(secret_key, "oidc-totp").encrypt(json.dumps(data).encode()).decode()
+
+
+def unseal_pending(value: str, *, secret_key: str) -> Identity | None:
+    try:
+        raw = fernet_for(secret_key, "oidc-totp").decrypt(value.encode(), ttl=PENDING_MAX_AGE_S)
+        data = json.loads(raw)
+        return Identity(
+            subject=str(data["subject"]),
+            username=str(data["username"]),
+            display_name=str(data["display_name"]),
+            role=Role(data["role"]),
+        )
+    except (InvalidToken, ValueError, TypeError, KeyError):
+        return None
+
+
 def seal(flow: Flow, *, secret_key: str) -> str:
     return fernet_for(secret_key, "oidc-flow").encrypt(json.dumps(asdict(flow)).encode()).decode()
 
@@ -178,6 +202,17 @@ def verify_id_token(
     if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != settings.client_id:
         raise OidcError("the ID token was issued for another party")
     return claims
+
+
+def proves_second_factor(claims: dict[str, Any], settings: OidcSettings) -> bool:
+    """Whether the ID token says the user signed in with a second factor: an `amr` value
+    or the `acr` value among the configured ones."""
+    amr = claims.get("amr")
+    methods = {amr} if isinstance(amr, str) else set(amr) if isinstance(amr, list) else set()
+    if methods & set(settings.mfa_amr):
+        return True
+    acr = claims.get("acr")
+    return isinstance(acr, str) and acr in settings.mfa_acr
 
 
 def map_identity(claims: dict[str, Any], settings: OidcSettings) -> Identity:

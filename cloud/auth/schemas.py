@@ -12,6 +12,8 @@ USERNAME_PATTERN = r"^[a-z][a-z0-9._-]{2,63}$"
 
 
 TOTP_CODE_PATTERN = r"^[0-9]{6}$"
+# Ten base32 characters, as shown (`xxxxx-xxxxx`) or typed without the hyphen.
+RECOVERY_CODE_PATTERN = r"^[A-Za-z2-7]{5}-?[A-Za-z2-7]{5}$"
 
 
 class LoginRequest(BaseModel):
@@ -20,6 +22,11 @@ class LoginRequest(BaseModel):
     password: str = Field(max_length=256)
     totp: str | None = Field(
         None, pattern=TOTP_CODE_PATTERN, description="The current code, once enrolled"
+    )
+    recovery_code: str | None = Field(
+        None,
+        pattern=RECOVERY_CODE_PATTERN,
+        description="Instead of `totp`: one of the user's recovery codes (each works once)",
     )
 
 
@@ -50,6 +57,28 @@ class TotpEnrolment(BaseModel):
 class TotpConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=TOTP_CODE_PATTERN)
+
+
+class TotpConfirmed(TotpStatus):
+    recovery_codes: list[str] = Field(
+        description="Shown once: each replaces a TOTP code at one log-in; only hashes are kept"
+    )
+
+
+class RecoveryCodesLeft(BaseModel):
+    left: int = Field(description="Unused recovery codes")
+
+
+class RecoveryCodesRegenerate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(max_length=256)
+    totp: str = Field(pattern=TOTP_CODE_PATTERN, description="A current code from the app")
+
+
+class RecoveryCodes(BaseModel):
+    """Shown once; the previous set no longer works."""
+
+    recovery_codes: list[str]
 
 
 class UserCreate(BaseModel):

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.audit.service import record
-from cloud.auth import totp
-from cloud.auth.models import ApiToken, Role, StaffUser, TokenScope
+from cloud.auth import recovery, totp
+from cloud.auth.models import ApiToken, RecoveryCode, Role, StaffUser, TokenScope
 from cloud.auth.passwords import hash_password, verify_password
 
 if TYPE_CHECKING:
@@ -117,11 +117,13 @@ async def log_in(
     totp_code: str | None,
     totp_required: frozenset[Role],
     secret_key: str,
+    recovery_code: str | None = None,
 ) -> LoginResult:
-    """Password, then the TOTP code if the user has enrolled one. Five failures in a row
-    (wrong passwords and wrong codes alike) lock the account for 15 minutes; even the right
-    password is refused meanwhile. A user of a role in `totp_required` who has not enrolled
-    yet gets an enrolment-only session."""
+    """Password, then the TOTP code (or one of the user's recovery codes, used up by this)
+    if the user has enrolled one. Five failures in a row (wrong passwords, codes and
+    recovery codes alike) lock the account for 15 minutes; even the right password is
+    refused meanwhile. A user of a role in `totp_required` who has not enrolled yet gets an
+    enrolment-only session."""
     user = await db.scalar(
         select(StaffUser).where(StaffUser.username == username).with_for_update()
     )
@@ -137,7 +139,12 @@ async def log_in(
     if user.disabled:
         return LoginResult(LoginOutcome.FAILED)
     method = "password"
-    if user.totp_confirmed_at is not None:
+    if user.totp_confirmed_at is not None and not totp_code and recovery_code:
+        if not await _use_recovery_code(db=db, user=user, code=recovery_code):
+            await _count_failure(db=db, user=user, now=now)
+            return LoginResult(LoginOutcome.FAILED)
+        method = "password+recovery_code"
+    elif user.totp_confirmed_at is not None:
         if not totp_code:
             return LoginResult(LoginOutcome.TOTP_NEEDED, user)
         step = _accept_code(user=user, code=totp_code, secret_key=secret_key)
@@ -199,6 +206,99 @@ class TotpStateError(ValueError):
     pass
 
 
+async def _use_recovery_code(*, db: AsyncSession, user: StaffUser, code: str) -> bool:
+    """Marks the matching unused recovery code as used (the caller holds the user's row
+    lock, so two log-ins cannot both use it). Both outcomes are audited."""
+    raw = recovery.normalise(code)
+    unused = list(
+        await db.scalars(
+            select(RecoveryCode).where(
+                RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+            )
+        )
+    )
+    # Every unused code is checked, whichever matches (the same work for a right and a wrong
+    # code); a malformed code is checked against nothing, but still counts as a failure.
+    found = [row for row in unused if raw is not None and recovery.matches(row.code_hash, raw)]
+    if not found:
+        await record(
+            db=db, actor=user.username, action="login.recovery_code_failed", target=_target(user)
+        )
+        return False
+    found[0].used_at = utc_now()
+    await record(
+        db=db,
+        actor=user.username,
+        action="login.recovery_code_used",
+        target=_target(user),
+        detail={"left": len(unused) - 1},
+    )
+    return True
+
+
+async def _replace_recovery_codes(*, db: AsyncSession, user: StaffUser) -> list[str]:
+    """A new set of codes for the user; the old set stops working. Returns the codes (shown
+    once: only their hashes are stored)."""
+    await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = recovery.new_codes()
+    now = utc_now()
+    db.add_all(
+        RecoveryCode(user_id=user.id, code_hash=recovery.hash_code(code), created_at=now)
+        for code in codes
+    )
+    await db.flush()
+    return codes
+
+
+async def recovery_codes_left(*, db: AsyncSession, user: StaffUser) -> int:
+    count = await db.scalar(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    )
+    return int(count or 0)
+
+
+class RecoveryRefusedError(ValueError):
+    """The password or the TOTP code is wrong, the account locked, or no second factor."""
+
+
+async def regenerate_recovery_codes(
+    *, db: AsyncSession, user: StaffUser, password: str, totp_code: str, secret_key: str
+) -> list[str]:
+    """A new set of recovery codes, proven with the password and a current TOTP code (not
+    a recovery code: a stolen code must not mint more). Wrong attempts count toward the
+    lock-out like log-ins."""
+    user = await _locked_user(db=db, user_id=user.id)
+    now = utc_now()
+    if user.totp_confirmed_at is None:
+        raise RecoveryRefusedError("no second factor is enrolled")
+    if user.locked_until is not None and user.locked_until > now:
+        raise RecoveryRefusedError("the account is locked for a while after failed attempts")
+    good = verify_password(user.password_hash, password) and (
+        _accept_code(user=user, code=totp_code, secret_key=secret_key) is not None
+    )
+    if not good:
+        await _count_failure(db=db, user=user, now=now)
+        await record(
+            db=db,
+            actor=user.username,
+            action="totp.recovery_codes_refused",
+            target=_target(user),
+        )
+        raise RecoveryRefusedError("the password or the code is wrong")
+    user.failed_logins = 0
+    codes = await _replace_recovery_codes(db=db, user=user)
+    await record(
+        db=db,
+        actor=user.username,
+        action="totp.recovery_codes_regenerated",
+        target=_target(user),
+        detail={"count": len(codes)},
+    )
+    return codes
+
+
 async def _locked_user(*, db: AsyncSession, user_id: int) -> StaffUser:
     locked = await db.scalar(select(StaffUser).where(StaffUser.id == user_id).with_for_update())
     if locked is None:
@@ -233,9 +333,10 @@ def pending_totp_enrolment(
 
 async def confirm_totp_enrolment(
     *, db: AsyncSession, user: StaffUser, code: str, secret_key: str, token: str | None
-) -> bool:
+) -> list[str] | None:
     """The pending secret becomes the user's second factor if `code` is right; the session
-    that confirmed it (`token`) is then a full session."""
+    that confirmed it (`token`) is then a full session. Returns the user's new recovery
+    codes (to show once), or None if the code was wrong."""
     user = await _locked_user(db=db, user_id=user.id)
     if user.totp_confirmed_at is not None:
         raise TotpStateError("a second factor is already enrolled")
@@ -243,7 +344,7 @@ async def confirm_totp_enrolment(
         raise TotpStateError("no enrolment started: POST /api/auth/totp/enrol first")
     if _accept_code(user=user, code=code, secret_key=secret_key) is None:
         await record(db=db, actor=user.username, action="totp.confirm_failed", target=_target(user))
-        return False
+        return None
     user.totp_confirmed_at = utc_now()
     if token is not None:
         await db.execute(
@@ -251,8 +352,15 @@ async def confirm_totp_enrolment(
             .where(ApiToken.token_hash == _token_hash(token))
             .values(scope=TokenScope.FULL.value)
         )
-    await record(db=db, actor=user.username, action="totp.enrolled", target=_target(user))
-    return True
+    codes = await _replace_recovery_codes(db=db, user=user)
+    await record(
+        db=db,
+        actor=user.username,
+        action="totp.enrolled",
+        target=_target(user),
+        detail={"recovery_codes": len(codes)},
+    )
+    return codes
 
 
 async def reset_totp(*, db: AsyncSession, admin: StaffUser, user_id: int) -> StaffUser:
@@ -263,6 +371,7 @@ async def reset_totp(*, db: AsyncSession, admin: StaffUser, user_id: int) -> Sta
     user.totp_secret = None
     user.totp_confirmed_at = None
     user.totp_last_step = None
+    await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     await db.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
     await record(
         db=db, actor=admin.username, action="totp.reset", target=_target(user), detail={"had": had}
@@ -352,10 +461,41 @@ class OidcAccountError(ValueError):
     pass
 
 
-async def oidc_user(*, db: AsyncSession, identity: Identity) -> StaffUser:
+async def oidc_totp_account(*, db: AsyncSession, identity: Identity) -> StaffUser | None:
+    """The provider's user, if it already has an account here with its own TOTP: it may
+    make up for a provider log-in without a second factor (else that log-in is refused)."""
+    user = await db.scalar(select(StaffUser).where(StaffUser.oidc_subject == identity.subject))
+    if user is None or user.disabled or user.totp_confirmed_at is None:
+        return None
+    return user
+
+
+async def oidc_totp_login(
+    *, db: AsyncSession, identity: Identity, code: str, secret_key: str
+) -> StaffUser | None:
+    """The second step of a provider log-in that proved no second factor: the account's own
+    TOTP code. Wrong codes count toward the lock-out as at the password log-in."""
+    user = await db.scalar(
+        select(StaffUser).where(StaffUser.oidc_subject == identity.subject).with_for_update()
+    )
+    now = utc_now()
+    if user is None or user.disabled or user.totp_confirmed_at is None:
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        return None
+    if _accept_code(user=user, code=code, secret_key=secret_key) is None:
+        await _count_failure(db=db, user=user, now=now)
+        await record(db=db, actor=user.username, action="login.totp_failed", target=_target(user))
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    return await oidc_user(db=db, identity=identity, method="oidc+totp")
+
+
+async def oidc_user(*, db: AsyncSession, identity: Identity, method: str = "oidc") -> StaffUser:
     """The staff user the provider vouches for: found by its subject, else created. Its role
     follows the provider's claims at every log-in. A local account of the same name is never
-    taken over."""
+    taken over. `method` is recorded with the log-in (oidc, oidc+mfa, oidc+totp)."""
     user = await db.scalar(
         select(StaffUser).where(StaffUser.oidc_subject == identity.subject).with_for_update()
     )
@@ -397,6 +537,6 @@ async def oidc_user(*, db: AsyncSession, identity: Identity) -> StaffUser:
         )
         user.role = identity.role.value
     await record(
-        db=db, actor=user.username, action="login", target=_target(user), detail={"method": "oidc"}
+        db=db, actor=user.username, action="login", target=_target(user), detail={"method": method}
     )
     return user

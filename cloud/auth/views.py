@@ -2,8 +2,9 @@
 (`/auth/oidc/*`, off unless configured).
 
 Log-in is one step: `POST /api/auth/login` with `username`, `password` and, once the user
-has enrolled a second factor, `totp` (the current 6-digit code). Without the code such a
-log-in answers 401 with `TOTP_NEEDED` as its detail. A user whose role must enrol (admin and
+has enrolled a second factor, `totp` (the current 6-digit code) or `recovery_code` (one of
+the ten one-time codes shown at enrolment). Without either such a log-in answers 401 with
+`TOTP_NEEDED` as its detail. A user whose role must enrol (admin and
 tech in production) and has not yet gets a session that reaches only `/api/auth/totp*` and
 log-out (`totp_enrolment_required: true`) until `POST /api/auth/totp/confirm` succeeds."""
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
@@ -23,8 +24,12 @@ from cloud.auth.passwords import WeakPasswordError
 from cloud.auth.ratelimit import limit_logins
 from cloud.auth.schemas import (
     LoginRequest,
+    RecoveryCodes,
+    RecoveryCodesLeft,
+    RecoveryCodesRegenerate,
     TokenRead,
     TotpConfirm,
+    TotpConfirmed,
     TotpEnrolment,
     TotpStatus,
     UserCreate,
@@ -41,6 +46,7 @@ from cloud.deps import (
     require_roles,
     set_session_cookie,
 )
+from cloud.settings import CloudSettings
 
 api = APIRouter(prefix="/api", tags=["auth"])
 AdminUser = Annotated[StaffUser, Depends(require_roles(Role.ADMIN))]
@@ -61,6 +67,7 @@ async def login(
         totp_code=body.totp,
         totp_required=service.totp_roles(settings),
         secret_key=settings.auth.secret_key.get_secret_value(),
+        recovery_code=body.recovery_code,
     )
     if result.outcome is service.LoginOutcome.TOTP_NEEDED:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, TOTP_NEEDED)
@@ -121,11 +128,12 @@ async def totp_enrol(user: EnrollingUser, db: DbSession, settings: Settings) -> 
     )
 
 
-@api.post("/auth/totp/confirm", response_model=TotpStatus)
+@api.post("/auth/totp/confirm", response_model=TotpConfirmed)
 async def totp_confirm(
     body: TotpConfirm, request: Request, user: EnrollingUser, db: DbSession, settings: Settings
-) -> TotpStatus:
-    """The first code from the app: the second factor is on, and this session is full."""
+) -> TotpConfirmed:
+    """The first code from the app: the second factor is on, and this session is full. The
+    answer carries ten recovery codes, shown this once."""
     try:
         confirmed = await service.confirm_totp_enrolment(
             db=db,
@@ -136,10 +144,40 @@ async def totp_confirm(
         )
     except service.TotpStateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    if not confirmed:
+    if confirmed is None:
         await db.commit()  # keep the audit entry of the failed attempt
         raise HTTPException(status.HTTP_400_BAD_REQUEST, CODE_REFUSED)
-    return TotpStatus(enrolled=True, required=Role(user.role) in service.totp_roles(settings))
+    return TotpConfirmed(
+        enrolled=True,
+        required=Role(user.role) in service.totp_roles(settings),
+        recovery_codes=confirmed,
+    )
+
+
+@api.get("/auth/recovery-codes", response_model=RecoveryCodesLeft)
+async def recovery_codes_left(user: CurrentUser, db: DbSession) -> RecoveryCodesLeft:
+    return RecoveryCodesLeft(left=await service.recovery_codes_left(db=db, user=user))
+
+
+@api.post("/auth/recovery-codes", response_model=RecoveryCodes)
+async def regenerate_recovery_codes(
+    body: RecoveryCodesRegenerate, user: CurrentUser, db: DbSession, settings: Settings
+) -> RecoveryCodes:
+    """A new set of ten recovery codes (the old set stops working), with the password and a
+    current TOTP code. Wrong attempts count toward the account's lock-out (which bounds
+    guessing here; no per-address limit, so a request without a session still gets 401)."""
+    try:
+        codes = await service.regenerate_recovery_codes(
+            db=db,
+            user=user,
+            password=body.password,
+            totp_code=body.totp,
+            secret_key=settings.auth.secret_key.get_secret_value(),
+        )
+    except service.RecoveryRefusedError as exc:
+        await db.commit()  # keep the failed-attempt count and its audit entry
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    return RecoveryCodes(recovery_codes=codes)
 
 
 @api.get("/users", response_model=list[UserRead])
@@ -214,6 +252,45 @@ async def oidc_login(request: Request, settings: Settings) -> Response:
     return response
 
 
+MFA_REFUSED = (
+    "この役割（管理者・技術員）は多要素認証が必要ですが、認証基盤でのログインに多要素認証の"
+    "記録がありません。認証基盤で多要素認証を使ってログインし直してください。"
+    " / This role needs a second factor, and the identity provider's log-in carried none "
+    "(amr/acr): sign in there with multi-factor authentication."
+)
+
+
+def _signed_in(user: StaffUser, token: str, settings: CloudSettings) -> Response:
+    # A page, not a redirect: the browser sends the SameSite=Strict session cookie only on
+    # a navigation that starts on our own site, not at the end of the provider's redirects.
+    response = HTMLResponse(
+        '<!doctype html><html lang="ja"><meta charset="utf-8">'
+        '<meta http-equiv="refresh" content="0;url=/"><title>ログイン</title>'
+        '<p><a href="/">端末一覧へ</a></p></html>'
+    )
+    set_session_cookie(response, token, settings)
+    response.delete_cookie(oidc.FLOW_COOKIE, path="/auth/oidc")
+    response.delete_cookie(oidc.PENDING_COOKIE, path="/auth/oidc")
+    return response
+
+
+def _totp_step(error: str | None = None) -> HTMLResponse:
+    """The provider signed the user in without a second factor; the account's own TOTP
+    makes up for it."""
+    message = f'<p class="error" role="alert">{_escape(error)}</p>' if error else ""
+    page = (
+        '<!doctype html><html lang="ja"><meta charset="utf-8"><title>確認コード</title>'
+        '<link rel="stylesheet" href="/static/app.css"><main><h1>確認コード</h1>'
+        "<p>認証基盤でのログインに多要素認証の記録がありません。"
+        "認証アプリの確認コード（6桁）を入力してください。</p>"
+        f'{message}<form method="post" action="/auth/oidc/totp" class="card">'
+        '<label for="code">確認コード</label><input id="code" name="code" inputmode="numeric" '
+        'autocomplete="one-time-code" maxlength="6" required>'
+        '<button type="submit">ログイン</button></form></main></html>'
+    )
+    return HTMLResponse(page, status_code=status.HTTP_401_UNAUTHORIZED if error else 200)
+
+
 @oidc_router.get("/callback", name="oidc_callback", dependencies=[Depends(limit_logins)])
 async def oidc_callback(
     request: Request,
@@ -241,7 +318,25 @@ async def oidc_callback(
             keys = await oidc.fetch_keys(client, provider)
         claims = oidc.verify_id_token(id_token, keys, config, flow)
         identity = oidc.map_identity(claims, config)
-        user = await service.oidc_user(db=db, identity=identity)
+        method = "oidc"
+        if identity.role in service.totp_roles(settings):
+            if not oidc.proves_second_factor(claims, config):
+                if await service.oidc_totp_account(db=db, identity=identity) is None:
+                    raise oidc.OidcError(MFA_REFUSED)
+                response: Response = _totp_step()
+                response.set_cookie(
+                    oidc.PENDING_COOKIE,
+                    oidc.seal_pending(identity, secret_key=secret_key),
+                    max_age=oidc.PENDING_MAX_AGE_S,
+                    httponly=True,
+                    samesite="strict",
+                    secure=settings.cookie_secure,
+                    path="/auth/oidc",
+                )
+                response.delete_cookie(oidc.FLOW_COOKIE, path="/auth/oidc")
+                return response
+            method = "oidc+mfa"
+        user = await service.oidc_user(db=db, identity=identity, method=method)
     except (oidc.OidcError, service.OidcAccountError) as exc:
         await record(
             db=db,
@@ -250,23 +345,40 @@ async def oidc_callback(
             target="oidc",
             detail={"reason": str(exc)},
         )
-        response: Response = _oidc_refused(str(exc))
+        response = _oidc_refused(str(exc))
         response.delete_cookie(oidc.FLOW_COOKIE, path="/auth/oidc")
         return response
-    # The provider vouches for the second factor of its users: a full session.
     token, _ = await service.issue_token(
         db=db, user=user, ttl=settings.token_ttl, idle_timeout=settings.auth.idle_timeout
     )
-    # A page, not a redirect: the browser sends the SameSite=Strict session cookie only on
-    # a navigation that starts on our own site, not at the end of the provider's redirects.
-    response = HTMLResponse(
-        '<!doctype html><html lang="ja"><meta charset="utf-8">'
-        '<meta http-equiv="refresh" content="0;url=/"><title>ログイン</title>'
-        '<p><a href="/">端末一覧へ</a></p></html>'
+    return _signed_in(user, token, settings)
+
+
+@oidc_router.post("/totp", dependencies=[Depends(limit_logins)])
+async def oidc_totp(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    code: Annotated[str, Form(max_length=16)],
+) -> Response:
+    """The TOTP step after a provider log-in that proved no second factor."""
+    if not settings.auth.oidc.enabled:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "OIDC log-in is not configured")
+    secret_key = settings.auth.secret_key.get_secret_value()
+    sealed = request.cookies.get(oidc.PENDING_COOKIE, "")
+    identity = oidc.unseal_pending(sealed, secret_key=secret_key) if sealed else None
+    if identity is None:
+        return _oidc_refused("the log-in expired or was not started here: start again")
+    user = await service.oidc_totp_login(
+        db=db, identity=identity, code=code.strip(), secret_key=secret_key
     )
-    set_session_cookie(response, token, settings)
-    response.delete_cookie(oidc.FLOW_COOKIE, path="/auth/oidc")
-    return response
+    if user is None:
+        await db.commit()  # keep the failed-attempt count
+        return _totp_step("確認コードが正しくないか、使用済みです。")
+    token, _ = await service.issue_token(
+        db=db, user=user, ttl=settings.token_ttl, idle_timeout=settings.auth.idle_timeout
+    )
+    return _signed_in(user, token, settings)
 
 
 router = APIRouter()

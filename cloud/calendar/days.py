@@ -23,6 +23,7 @@ WEEKEND = "weekend"
 NOT_AN_OPENING_DAY = "not_an_opening_day"
 EXTRA_CLOSED_DATE = "extra_closed_date"
 CLOSURE = "closure"
+OUTSIDE_PERIOD = "outside_period"
 
 _WEEKDAY_LABELS = ("月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日")
 
@@ -113,6 +114,12 @@ def _regular(site: SiteSchedule, day: date) -> tuple[Hours | None, str]:
         return None, f"{EXTRA_CLOSED_DATE}: 臨時休業"
     if site.year_end is not None and day in site.year_end:
         return None, f"{YEAR_END}: {site.year_end.label()}"
+    if site.periods:
+        period = site.period_of(day)
+        if period is None:
+            return None, f"{OUTSIDE_PERIOD}: 開設期間外"
+        if period.hours is not None:
+            return period.hours, ""
     if day in site.extra_open_dates:
         return site.hours_for(weekday, special=False), ""
     holiday = national_holiday(day) if site.closed_on_national_holidays else None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -22,7 +23,8 @@ from protocol.v1.ids import ID_PATTERN
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-BUILTIN_SITES = Path(__file__).with_name("sites")
+# The site files (`sites/<site-id>.yaml`, see `provisioning/sites.py`) shipped with the repo.
+BUILTIN_SITES = Path(__file__).resolve().parents[2] / "sites"
 
 
 class Strict(BaseModel):
@@ -84,15 +86,32 @@ class Interval(Strict):
     end: time
 
 
-class SiteSchedule(Strict):
-    """One site's rules. Precedence, strongest first: `extra_closed_dates`, the year-end
-    break, `extra_open_dates`, special open days (subject to `special_days_on_holidays`),
-    national holidays, the weekly hours."""
+class Period(Strict):
+    """A stretch of dates a pop-up site is open on (both included); its `hours`, if given,
+    apply to every date of the stretch, whatever the weekday."""
 
-    site_id: str = Field(pattern=ID_PATTERN)
-    name: str = Field(min_length=1, max_length=100)
+    first: date
+    last: date
+    hours: Hours | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.first > self.last:
+            raise ValueError(f"period starts {self.first} after it ends {self.last}")
+        return self
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.first <= day <= self.last
+
+
+class ScheduleRules(Strict):
+    """A site's opening rules. Precedence, strongest first: `extra_closed_dates`, the year-end
+    break, `periods` (a date outside every period is closed; a period's own hours win),
+    `extra_open_dates`, special open days (subject to `special_days_on_holidays`), national
+    holidays, the weekly hours."""
+
     timezone: str = "Asia/Tokyo"
-    weekly: dict[Weekday, Hours]
+    weekly: dict[Weekday, Hours]  # `{}` for a pop-up open only in its `periods`
     special_hours: dict[Weekday, Hours] = Field(default_factory=dict)
     special_open_days: tuple[NthWeekday, ...] = ()
     closed_on_national_holidays: bool = True
@@ -101,6 +120,21 @@ class SiteSchedule(Strict):
     support_break: Interval | None = None
     extra_open_dates: tuple[date, ...] = ()
     extra_closed_dates: tuple[date, ...] = ()
+    periods: tuple[Period, ...] = ()
+
+    @model_validator(mode="after")
+    def _periods_apart(self) -> ScheduleRules:
+        ordered = sorted(self.periods, key=lambda p: p.first)
+        for earlier, later in itertools.pairwise(ordered):
+            if later.first <= earlier.last:
+                raise ValueError(
+                    f"overlapping periods: {earlier.first}..{earlier.last} and "
+                    f"{later.first}..{later.last}"
+                )
+        return self
+
+    def period_of(self, day: date) -> Period | None:
+        return next((p for p in self.periods if day in p), None)
 
     @field_validator("timezone")
     @classmethod
@@ -112,14 +146,14 @@ class SiteSchedule(Strict):
         return value
 
     @model_validator(mode="after")
-    def _special_days_have_hours(self) -> SiteSchedule:
+    def _special_days_have_hours(self) -> ScheduleRules:
         for rule in self.special_open_days:
             if self.hours_for(rule.weekday, special=True) is None:
                 raise ValueError(f"special open day on {rule.weekday} has no hours")
         return self
 
     @model_validator(mode="after")
-    def _extra_dates_consistent(self) -> SiteSchedule:
+    def _extra_dates_consistent(self) -> ScheduleRules:
         # Contradictory one-off dates would otherwise be silently ignored by the precedence.
         both = sorted(set(self.extra_open_dates) & set(self.extra_closed_dates))
         if both:
@@ -145,6 +179,13 @@ class SiteSchedule(Strict):
         return ZoneInfo(self.timezone)  # ZoneInfo caches instances by key
 
 
+class SiteSchedule(ScheduleRules):
+    """One site's rules with its id and name: what the calendar works with."""
+
+    site_id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=100)
+
+
 class UnknownSiteError(LookupError):
     """No schedule file for the site id."""
 
@@ -166,14 +207,47 @@ def load_site(site_id: str, *, sites_dir: Path | None = None) -> SiteSchedule:
 
 def _parse(path: Path, site_id: str) -> SiteSchedule:
     try:
-        site = SiteSchedule.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise InvalidSiteError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidSiteError(f"{path}: {problems}") from None
+    if isinstance(data, dict) and "schedule" in data:
+        site = _from_site_file(data, path)
+    else:
+        # A schedule-only file (the rules at the top level): still read for `--sites-dir`.
+        try:
+            site = SiteSchedule.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidSiteError(f"{path}: {problems}") from None
     if site.site_id != site_id:
         raise InvalidSiteError(f"{path}: site_id is '{site.site_id}', expected '{site_id}'")
     return site
+
+
+def _from_site_file(data: dict[str, object], path: Path) -> SiteSchedule:
+    """The schedule of a whole site file, validated as a whole (an unknown field anywhere
+    in it is an error here too)."""
+    # Imported here: provisioning.sites builds on this module.
+    from provisioning.sites import SiteFileError, parse_site_data
+
+    try:
+        site = parse_site_data(data, path, check_name=False)  # the caller checks the id
+    except SiteFileError as exc:
+        raise InvalidSiteError(str(exc)) from None
+    return site.calendar_schedule()
+
+
+def schedule_mapping(path: Path) -> dict[str, Any]:
+    """A site file as the calendar reads it, flat (site_id, name and the rules): for deriving
+    variants of a shipped site in tests and benchmarks."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "schedule" in data:
+        return {"site_id": data["site_id"], "name": data["name"], **data["schedule"]}
+    return dict(data)
+
+
+def site_schedule(site_id: str, name: str, rules: dict[str, object]) -> SiteSchedule:
+    """A registered site's schedule (stored as the rules of its site file)."""
+    return SiteSchedule.model_validate({**rules, "site_id": site_id, "name": name})

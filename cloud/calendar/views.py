@@ -15,6 +15,7 @@ from cloud.calendar.models import SiteClosure
 from cloud.calendar.schedule import UnknownSiteError, load_site
 from cloud.calendar.schemas import ClosureCreate, ClosureRead, DayRead
 from cloud.deps import ALL_STAFF, DbSession, Settings, require_roles
+from cloud.sites.service import get_site, schedule_of
 
 router = APIRouter(prefix="/api/sites", tags=["calendar"])
 Staff = Annotated[StaffUser, Depends(require_roles(*ALL_STAFF))]
@@ -43,7 +44,10 @@ async def site_days(
     try:
         schedule = load_site(site_id, sites_dir=settings.calendar.sites_dir)
     except UnknownSiteError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        registered = await get_site(db=db, site_id=site_id)  # a pop-up created from a file
+        if registered is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        schedule = schedule_of(registered)
     recorded = await service.closures(db=db, site_id=site_id, start=start, end=end)
     return [day.as_json() for day in days(schedule, start, end, recorded)]
 

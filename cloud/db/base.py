@@ -35,4 +35,6 @@ def import_all_models() -> None:
     import cloud.privacy.models
     import cloud.reports.approval
     import cloud.routing.models
-    import cloud.shifts.models  # noqa: F401
+    import cloud.shifts.models
+    import cloud.site_checks.models
+    import cloud.sites.models  # noqa: F401

@@ -26,8 +26,30 @@ class EnrollmentSettings(BaseSettings):
         description="Run after the CRL is written, e.g. systemctl restart mosquitto",
     )
     token_ttl: timedelta = timedelta(hours=24)
-    cert_days: int = Field(90, ge=1, le=397)
-    crl_days: int = Field(30, ge=1, le=365, description="The CRL's validity (refresh before)")
+    cert_days: float = Field(
+        90, gt=0, le=397, description="Kiosk certificate lifetime in days (fractions allowed)"
+    )
+    crl_days: float = Field(
+        30,
+        gt=0,
+        le=365,
+        description="The CRL's validity in days (fractions allowed); past its nextUpdate the "
+        "broker refuses every kiosk, so the control plane re-signs it before (below)",
+    )
+    crl_refresh: bool = Field(
+        True, description="Re-sign the CRL in the background before it expires"
+    )
+    crl_refresh_left: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="Re-sign once less than this fraction of the CRL's validity is left",
+    )
+    crl_check_interval: timedelta = Field(
+        timedelta(hours=1),
+        gt=timedelta(0),
+        description="How often the CRL's expiry is looked at (more often for a short validity)",
+    )
     renew_skew: timedelta = Field(
         timedelta(minutes=5), description="How old a signed renewal request may be"
     )

@@ -4,7 +4,8 @@
 - `POST /api/enroll` (public: the token is the credential): CSR in, certificate out.
 - `POST /api/enroll/renew` (public: signed with the current certificate's key).
 - `POST /api/kiosks/{kiosk_id}/revoke`, `/decommission` (admin): CRL written, broker reloaded.
-- `GET /api/kiosks/{kiosk_id}/certificates` (tech, admin); `POST /api/enrollment/crl` (admin).
+- `GET /api/kiosks/{kiosk_id}/certificates` (tech, admin); `POST /api/enrollment/crl` (admin,
+  by hand: a background task re-signs the CRL before its nextUpdate anyway).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud.auth.models import Role, StaffUser
 from cloud.deps import DbSession, require_roles
 from cloud.enrollment import service
+from cloud.enrollment.crl_refresh import refreshing
 from cloud.enrollment.settings import EnrollmentSettings, enrollment_settings
 from protocol.v1.ids import ID_PATTERN
 from provisioning.enrollment import MAX_CSR_CHARS, EnrollmentError, certificate_pem
 
-router = APIRouter(prefix="/api", tags=["enrollment"])
+# The lifespan keeps the CRL fresh in the background (cloud/enrollment/crl_refresh.py).
+router = APIRouter(prefix="/api", tags=["enrollment"], lifespan=refreshing)
 Admin = Annotated[StaffUser, Depends(require_roles(Role.ADMIN))]
 Maintainer = Annotated[StaffUser, Depends(require_roles(Role.TECH, Role.ADMIN))]
 Settings = Annotated[EnrollmentSettings, Depends(enrollment_settings)]

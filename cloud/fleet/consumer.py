@@ -29,6 +29,7 @@ from cloud.fleet.summaries import HealthSummaries
 from cloud.fleet.timeseries import TelemetryWriter
 from cloud.maintenance import service as maintenance
 from cloud.settings import BrokerSettings
+from cloud.site_checks import service as site_checks
 from protocol.backoff import Backoff
 from protocol.errors import ProtocolError
 from protocol.transport import client_tls_context, payload_bytes
@@ -38,6 +39,7 @@ from protocol.v1 import (
     EventMessage,
     LogBundleMessage,
     ScreenshotMessage,
+    SiteCheckMessage,
     StateMessage,
     TelemetryMessage,
     TopicKind,
@@ -78,6 +80,7 @@ SHARED_KINDS = (
     TopicKind.CALL_UP,
     TopicKind.LOGS,
     TopicKind.SCREENSHOT,
+    TopicKind.SITE_CHECK,
 )
 
 
@@ -322,6 +325,9 @@ class FleetConsumer:
             if isinstance(message, ScreenshotMessage):
                 stored = await maintenance.store_screenshot(db=db, message=message)
                 return "screenshot:stored" if stored else "screenshot:ignored"
+            if isinstance(message, SiteCheckMessage):
+                stored = await site_checks.store_report(db=db, message=message, now=received_at)
+                return "site_check:stored" if stored else "site_check:refused"
             if isinstance(message, LogBundleMessage):
                 stored = await maintenance.store_logs(db=db, message=message)
                 return "logs:stored" if stored else "logs:ignored"

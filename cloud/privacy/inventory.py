@@ -51,6 +51,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "call_invite": ("Single-use links for an interpreter (token hash only)", "none"),
     "call_signal": ("Signaling between console and guest (deleted when the call ends)", "none"),
     "api_token": ("Staff session tokens (SHA-256 only)", "staff"),
+    "staff_recovery_code": ("TOTP recovery codes (argon2 hashes only), when used", "staff"),
     "audit_entry": ("The audit log: who did what, when (hash-chained)", "staff"),
     "audit_anchor": ("Where the audit chain resumes after a purge (one row)", "none"),
     "kiosk": ("Kiosks: ids, versions, host health, peripherals", "none"),
@@ -68,11 +69,17 @@ TABLES: dict[str, tuple[str, str]] = {
         "Each kiosk's enrollment state (enrolled, revoked, decommissioned)",
         "staff",
     ),
+    "site": ("Registered sites: file, lifecycle state, who created them", "staff"),
+    "site_kiosk": ("Which kiosk belongs to which registered site", "none"),
+    "site_event": ("Each site's lifecycle steps, who made them", "staff"),
+    "site_check_run": ("Site connection tests: site, who started them, when", "staff"),
+    "site_check_kiosk": ("Each kiosk's connection-test report (probe token SHA-256)", "none"),
 }
 # Tables the purge leaves alone, and why (how long they are kept instead).
 KEPT: dict[str, str] = {
     "kiosk": "while the kiosk is in the fleet (current state, one row per kiosk)",
     "staff_user": "while the account exists; disabled by an admin, kept for the records it signs",
+    "staff_recovery_code": "until replaced by a new set or the second factor is reset",
     "operator_presence": "current state only (one row per operator, overwritten)",
     "consent_document": "indefinitely: the proof of what residents consented to",
     "audit_anchor": "one row, overwritten by each purge",
@@ -85,6 +92,11 @@ KEPT: dict[str, str] = {
     "enrollment_token": "not purged yet: a few rows per kiosk (expired tokens are harmless)",
     "kiosk_certificate": "while the kiosk is in the fleet: the CRL is built from these rows",
     "kiosk_identity": "while the kiosk is in the fleet (one row per kiosk, overwritten)",
+    "site": "indefinitely: a decommissioned site is kept as a record",
+    "site_kiosk": "as long as its site",
+    "site_event": "as long as its site (the lifecycle record)",
+    "site_check_run": "not purged yet: kept with the site as the record it opened on",
+    "site_check_kiosk": "as long as its run",
 }
 # Stores outside the database.
 OTHER_STORES: tuple[dict[str, str], ...] = (

@@ -1,14 +1,19 @@
-"""`/privacy`: the data inventory page (データの取扱い), for any staff role."""
+"""`/privacy`: the data inventory page (データの取扱い), for any staff role, and
+`/consent-documents`: the terms of use and privacy policy versions (admins add a version
+through `/api/consent-documents`, city staff read)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from cloud.deps import CurrentUser, DbSession, Settings
+from cloud.auth.models import Role, StaffUser
+from cloud.deps import CurrentUser, DbSession, Settings, require_roles
 from cloud.privacy import service
 from cloud.privacy.inventory import inventory
-from cloud.privacy.models import CONSENT_KIND_LABELS
+from cloud.privacy.models import CONSENT_KIND_LABELS, ConsentKind
 from cloud.ui.views import ROLE_LABELS, templates
 
 router = APIRouter(include_in_schema=False)
@@ -47,5 +52,39 @@ async def privacy_page(
                 (CONSENT_KIND_LABELS["terms"], config.terms_version, current.terms),
                 (CONSENT_KIND_LABELS["privacy"], config.privacy_version, current.privacy),
             ],
+        },
+    )
+
+
+@router.get("/consent-documents", response_class=HTMLResponse)
+async def consent_documents_page(
+    request: Request,
+    user: Annotated[StaffUser, Depends(require_roles(Role.ADMIN, Role.CITY))],
+    db: DbSession,
+) -> Response:
+    """Each kind's versions, newest first, with the one in force marked; admins get the
+    form for a new version (sent by static/consent.js to the API, CSRF-guarded there)."""
+    today = service.today_in_japan()
+    current = await service.current_versions(db=db, today=today)
+    in_force = {doc.id for doc in (current.terms, current.privacy) if doc is not None}
+    config = current.kiosk_config()
+    return templates.TemplateResponse(
+        request,
+        "consent_documents.html",
+        {
+            "user": user,
+            "role_label": ROLE_LABELS.get(user.role, user.role),
+            "today": today,
+            "kinds": [
+                (
+                    kind.value,
+                    CONSENT_KIND_LABELS[kind],
+                    config.terms_version if kind is ConsentKind.TERMS else config.privacy_version,
+                    await service.documents(db=db, kind=kind),
+                )
+                for kind in ConsentKind
+            ],
+            "in_force": in_force,
+            "can_edit": user.role == Role.ADMIN,
         },
     )

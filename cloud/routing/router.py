@@ -25,12 +25,14 @@ from cloud.routing import service
 from cloud.routing.hub import RoutingHub
 from cloud.routing.publisher import CallPublisher
 from cloud.settings import CallSettings
+from cloud.sites.service import takes_calls
 from protocol.aio import wait_event
 from protocol.v1 import CallMessage
 
 log = structlog.get_logger("cloud.routing")
 
 HANDLE_TIME_REFRESH_S = 30.0  # the expected wait uses the average of recent calls
+SITE_NOT_OPEN = "call:site_not_open"
 
 
 class CallRouter:
@@ -71,6 +73,13 @@ class CallRouter:
         Database errors propagate (the consumer retries while the database is away)."""
         async with self._sessions() as db, db.begin():
             outcome = await self._apply_kiosk_message(db, message, received_at)
+        if outcome == SITE_NOT_OPEN:
+            # Nobody is rung for a registered site that is not open (a pop-up before its
+            # connection test, or closed): the kiosk hears at once that no operator comes.
+            await self.publisher.send(
+                message.kiosk_id, str(message.call_id), "ended", reason="no_operator"
+            )
+            return outcome
         self.kick()
         self.hub.notify()
         return outcome
@@ -81,6 +90,9 @@ class CallRouter:
         if message.action == "request":
             kiosk = await db.get(Kiosk, message.kiosk_id)
             site_id = kiosk.site_id if kiosk is not None else "unknown"
+            if not await takes_calls(db=db, site_id=site_id):
+                log.info("call_refused_site_not_open", kiosk_id=message.kiosk_id, site_id=site_id)
+                return SITE_NOT_OPEN
             created, ended = await service.request_call(
                 db=db,
                 message=message,

@@ -80,6 +80,7 @@ async def login_form(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     totp: Annotated[str, Form(max_length=16)] = "",
+    recovery_code: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     result = await service.log_in(
         db=db,
@@ -88,6 +89,7 @@ async def login_form(
         totp_code=totp.strip() or None,
         totp_required=service.totp_roles(settings),
         secret_key=settings.auth.secret_key.get_secret_value(),
+        recovery_code=recovery_code.strip() or None,
     )
     if result.user is None or result.outcome is not service.LoginOutcome.OK:
         await db.commit()  # keep the failed-attempt count
@@ -103,6 +105,8 @@ async def login_form(
         scope=result.scope,
     )
     target = "/totp/enrol" if result.scope is TokenScope.ENROL else "/"
+    if recovery_code.strip() and not totp.strip():
+        target = "/totp/enrol"  # says how many recovery codes are left
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     set_session_cookie(response, token, settings)
     return response
@@ -126,8 +130,16 @@ async def _totp_page(
     user: StaffUser,
     error: str | None,
     status_code: int = 200,
+    codes_left: int | None = None,
 ) -> Response:
-    context: dict[str, object] = {"user": None, "error": error, "enrolment": None}
+    if codes_left is None:
+        codes_left = await service.recovery_codes_left(db=db, user=user)
+    context: dict[str, object] = {
+        "user": None,
+        "error": error,
+        "enrolment": None,
+        "codes_left": codes_left,
+    }
     if not user.totp_enrolled:
         key = settings.auth.secret_key.get_secret_value()
         enrolment = service.pending_totp_enrolment(
@@ -160,12 +172,50 @@ async def totp_confirm_form(
         )
     except service.TotpStateError:
         return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
-    if not confirmed:
+    if confirmed is None:
         error = "確認コードが正しくないか、使用済みです。次のコードを入力してください。"
         return await _totp_page(
             request, db, settings, session.user, error, status.HTTP_400_BAD_REQUEST
         )
-    return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    return _recovery_codes_page(request, confirmed)
+
+
+def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
+    """The new recovery codes, shown this once (only their hashes are kept)."""
+    return templates.TemplateResponse(
+        request, "recovery_codes.html", {"user": None, "codes": codes}
+    )
+
+
+@router.post("/totp/recovery-codes", response_class=HTMLResponse)
+async def recovery_codes_form(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    password: Annotated[str, Form(max_length=256)],
+    totp: Annotated[str, Form(max_length=16)],
+) -> Response:
+    """A new set of recovery codes, with the password and a current TOTP code."""
+    token = request_token(request)
+    user = await service.user_for_token(db=db, token=token) if token else None
+    if user is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    try:
+        codes = await service.regenerate_recovery_codes(
+            db=db,
+            user=user,
+            password=password,
+            totp_code=totp.strip(),
+            secret_key=settings.auth.secret_key.get_secret_value(),
+        )
+    except service.RecoveryRefusedError:
+        left = await service.recovery_codes_left(db=db, user=user)
+        await db.commit()  # keep the failed-attempt count
+        error = "パスワードまたは確認コードが正しくありません。"
+        return await _totp_page(
+            request, db, settings, user, error, status.HTTP_403_FORBIDDEN, codes_left=left
+        )
+    return _recovery_codes_page(request, codes)
 
 
 @router.post("/logout")

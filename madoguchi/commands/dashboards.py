@@ -18,7 +18,8 @@ def build_command(
         str, typer.Option(help="The data source URL written into the provisioning file")
     ] = "http://127.0.0.1:8428",
 ) -> None:
-    """Write the dashboards' JSON and Grafana provisioning files."""
+    """Write the dashboards' JSON and Grafana provisioning files (data source, dashboards,
+    alert rules)."""
     from dashboards.build import build
 
     for path in build(out, victoria_metrics_url=victoria_metrics_url):

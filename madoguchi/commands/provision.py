@@ -94,3 +94,60 @@ def broker_config(
         log_dest=log_dest,
     )
     typer.echo(str(config))
+
+
+@app.command("inventory")
+def inventory(
+    sites: Annotated[Path, typer.Option("--sites", help="Directory of site files")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Inventory file (default: standard output)")
+    ] = None,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokens",
+            help="Enrollment tokens (kiosk id: token); the inventory is then written 0600 "
+            "and must not be committed",
+        ),
+    ] = None,
+    admin_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--admin-keys",
+            help="authorized_keys file: the kiosks' maintenance account accepts these keys "
+            "(without it, nobody can log in over SSH)",
+        ),
+    ] = None,
+) -> None:
+    """Write the Ansible inventory (YAML) of every site file in --sites."""
+    from provisioning.inventory import (
+        build_inventory,
+        load_admin_keys,
+        load_tokens,
+        render_inventory,
+        write_inventory,
+    )
+    from provisioning.sites import SiteFileError, load_sites
+
+    try:
+        loaded = load_sites(sites)
+        issued = load_tokens(tokens) if tokens is not None else None
+        keys = load_admin_keys(admin_keys) if admin_keys is not None else []
+        result = build_inventory(loaded.values(), issued, keys)
+    except SiteFileError as exc:
+        typer.echo(f"invalid site files, nothing written:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        typer.echo(f"{exc}; nothing written", err=True)
+        raise typer.Exit(2) from None
+    if out is None:
+        if issued:
+            typer.echo("with --tokens, give --out (tokens are not printed)", err=True)
+            raise typer.Exit(2)
+        typer.echo(render_inventory(result), nl=False)
+        return
+    if not keys:
+        typer.echo("no --admin-keys: the kiosks will accept no SSH log-in", err=True)
+    write_inventory(out, result, secret=bool(issued))
+    hosts = sum(len(s.kiosks) for s in loaded.values())
+    typer.echo(f"{out}: {len(loaded)} sites, {hosts} kiosks")

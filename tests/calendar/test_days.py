@@ -6,10 +6,8 @@ import calendar
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
-import yaml
-
 from cloud.calendar.days import day_schedule, days, is_open, national_holiday
-from cloud.calendar.schedule import BUILTIN_SITES, SiteSchedule, load_site
+from cloud.calendar.schedule import BUILTIN_SITES, SiteSchedule, load_site, schedule_mapping
 
 SITE = load_site("city-hall")
 
@@ -27,7 +25,7 @@ def hours(day: date) -> tuple[str, str, str] | None:
 
 
 def site_with(**changes: object) -> SiteSchedule:
-    data = yaml.safe_load((BUILTIN_SITES / "city-hall.yaml").read_text(encoding="utf-8"))
+    data = schedule_mapping(BUILTIN_SITES / "city-hall.yaml")
     return SiteSchedule.model_validate({**data, **changes})
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-import yaml
-
 from cloud.calendar.days import Closure
 from cloud.calendar.intervals import (
     minutes,
@@ -13,7 +11,7 @@ from cloud.calendar.intervals import (
     scheduled_minutes,
     support_intervals,
 )
-from cloud.calendar.schedule import BUILTIN_SITES, SiteSchedule, load_site
+from cloud.calendar.schedule import BUILTIN_SITES, SiteSchedule, load_site, schedule_mapping
 
 SITE = load_site("city-hall")
 
@@ -72,7 +70,7 @@ def test_support_staff_are_off_duty_for_lunch() -> None:
 
 
 def test_a_site_without_a_support_break() -> None:
-    data = yaml.safe_load((BUILTIN_SITES / "city-hall.yaml").read_text(encoding="utf-8"))
+    data = schedule_mapping(BUILTIN_SITES / "city-hall.yaml")
     site = SiteSchedule.model_validate({**data, "support_break": None})
     tuesday = date(2026, 11, 24)
     assert support_intervals(site, tuesday, tuesday) == opening_intervals(site, tuesday, tuesday)

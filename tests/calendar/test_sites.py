@@ -16,6 +16,7 @@ from cloud.calendar.schedule import (
     SiteSchedule,
     UnknownSiteError,
     load_site,
+    schedule_mapping,
 )
 
 POPUP: dict[str, Any] = {
@@ -27,9 +28,7 @@ POPUP: dict[str, Any] = {
 
 
 def city_hall(**changes: object) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(
-        (BUILTIN_SITES / "city-hall.yaml").read_text(encoding="utf-8")
-    )
+    data = schedule_mapping(BUILTIN_SITES / "city-hall.yaml")
     return {**data, **changes}
 
 

@@ -1,5 +1,6 @@
 """Log-in through a city's OpenID Connect provider, against a small provider built here
-(discovery, JWKS, authorize, token; RS256 ID tokens signed with a key made for the test)."""
+(discovery, JWKS, authorize, token; RS256 ID tokens signed with a key made for the test):
+the flow, bad tokens, and the second factor that admin and tech log-ins must prove."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from tests.cloud.conftest import PASSWORD, Cloud, _running_cloud
 
 CLIENT_ID = "madoguchi"
 CLIENT_SECRET = "provider-client-secret"
+LOA_MFA = "urn:city.example:loa:mfa"  # the provider's own name for a multi-factor log-in
 
 
 @dataclass
@@ -136,7 +138,12 @@ def oidc_settings(issuer: str) -> OidcSettings:
         issuer=issuer,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
-        role_map={"madoguchi-admin": Role.ADMIN, "madoguchi-tech": Role.TECH},
+        role_map={
+            "madoguchi-admin": Role.ADMIN,
+            "madoguchi-tech": Role.TECH,
+            "madoguchi-city": Role.CITY,
+        },
+        mfa_acr=(LOA_MFA,),
     )
 
 
@@ -174,6 +181,7 @@ async def test_a_provider_user_signs_in_with_the_mapped_role(
         "preferred_username": "Taro.Yamada",
         "name": "山田 太郎",
         "groups": ["staff", "madoguchi-tech"],
+        "amr": ["pwd", "otp"],  # the provider asked for its second factor
     }
     page = await oidc_cloud.client.get("/login")
     assert 'href="/auth/oidc/login"' in page.text
@@ -208,7 +216,12 @@ async def test_a_provider_user_signs_in_with_the_mapped_role(
 async def test_a_bad_id_token_is_refused(
     oidc_cloud: Cloud, provider: Provider, tamper: str
 ) -> None:
-    provider.claims = {"sub": "u-1", "preferred_username": "hanako", "groups": ["madoguchi-tech"]}
+    provider.claims = {
+        "sub": "u-1",
+        "preferred_username": "hanako",
+        "groups": ["madoguchi-tech"],
+        "amr": ["mfa"],
+    }
     provider.tamper = tamper
     refused = await sign_in(oidc_cloud)
     assert refused.status_code == 403 and "ID token" in refused.text
@@ -228,6 +241,7 @@ async def test_no_role_a_taken_name_or_a_forged_state_is_refused(
         "sub": "u-3",
         "preferred_username": "local-admin",
         "groups": "madoguchi-admin",
+        "amr": "hwk",
     }
     taken = await sign_in(oidc_cloud)
     assert taken.status_code == 403 and "local account" in taken.text
@@ -248,10 +262,136 @@ async def test_no_role_a_taken_name_or_a_forged_state_is_refused(
     assert actions.count("login.oidc_refused") == 4
 
 
+async def audit(cloud: Cloud) -> list[AuditEntry]:
+    async with transaction(cloud.app.state.sessions) as db:
+        return list(await db.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+async def test_admin_and_tech_need_a_second_factor_from_the_provider(
+    oidc_cloud: Cloud, provider: Provider
+) -> None:
+    # A password-only log-in at the provider: refused with a message that says why, and no
+    # account is made for it.
+    provider.claims = {
+        "sub": "u-10",
+        "preferred_username": "kanri",
+        "groups": "madoguchi-admin",
+        "amr": ["pwd"],
+        "acr": "1",
+    }
+    refused = await sign_in(oidc_cloud)
+    assert refused.status_code == 403
+    assert "多要素認証" in refused.text and "second factor" in refused.text
+    assert (await oidc_cloud.client.get("/api/auth/me")).status_code == 401
+    async with transaction(oidc_cloud.app.state.sessions) as db:
+        assert list(await db.scalars(select(StaffUser))) == []
+    entries = await audit(oidc_cloud)
+    assert [e.action for e in entries] == ["login.oidc_refused"]
+    assert "second factor" in str(entries[0].detail)
+
+    # The configured `acr` value proves it as well as an `amr` value does.
+    provider.claims = {**provider.claims, "acr": LOA_MFA}
+    oidc_cloud.client.cookies.clear()
+    assert (await sign_in(oidc_cloud)).status_code == 200
+    assert (await oidc_cloud.client.get("/api/auth/me")).json()["role"] == "admin"
+    provider.claims = {**provider.claims, "acr": "1", "amr": ["pwd", "hwk"]}
+    oidc_cloud.client.cookies.clear()
+    assert (await sign_in(oidc_cloud)).status_code == 200
+    methods = [e.detail["method"] for e in await audit(oidc_cloud) if e.action == "login"]
+    assert methods == ["oidc+mfa", "oidc+mfa"]
+
+    # City staff need no second factor (not a role that must enrol one).
+    provider.claims = {"sub": "u-11", "preferred_username": "shi", "groups": "madoguchi-city"}
+    oidc_cloud.client.cookies.clear()
+    assert (await sign_in(oidc_cloud)).status_code == 200
+    assert (await oidc_cloud.client.get("/api/auth/me")).json()["role"] == "city"
+
+
+async def test_an_account_with_its_own_totp_is_asked_for_the_code(
+    oidc_cloud: Cloud, provider: Provider
+) -> None:
+    from tests.cloud.test_totp import Authenticator
+
+    client = oidc_cloud.client
+    provider.claims = {
+        "sub": "u-20",
+        "preferred_username": "gishi",
+        "groups": "madoguchi-tech",
+        "amr": ["mfa"],
+    }
+    assert (await sign_in(oidc_cloud)).status_code == 200
+    enrolment = await client.post("/api/auth/totp/enrol")
+    assert enrolment.status_code == 200, enrolment.text
+    phone = Authenticator(enrolment.json()["secret"])
+    confirmed = await client.post("/api/auth/totp/confirm", json={"code": phone.code()})
+    assert confirmed.status_code == 200, confirmed.text
+
+    # Next time the provider vouches for the password only: the account's TOTP step.
+    provider.claims = {**provider.claims, "amr": ["pwd"]}
+    client.cookies.clear()
+    step = await sign_in(oidc_cloud)
+    assert step.status_code == 200 and 'action="/auth/oidc/totp"' in step.text
+    assert (await client.get("/api/auth/me")).status_code == 401  # not signed in yet
+    wrong = await client.post("/auth/oidc/totp", data={"code": "000000"})
+    assert wrong.status_code == 401 and "正しくない" in wrong.text
+    done = await client.post("/auth/oidc/totp", data={"code": phone.code()})
+    assert done.status_code == 200 and 'content="0;url=/"' in done.text
+    me = await client.get("/api/auth/me")
+    assert me.status_code == 200 and me.json()["username"] == "gishi"
+    # The pending log-in was used up with the session: no second session from it.
+    again = await client.post("/auth/oidc/totp", data={"code": phone.code()})
+    assert again.status_code == 403
+    actions = [(e.action, (e.detail or {}).get("method")) for e in await audit(oidc_cloud)]
+    assert ("login", "oidc+totp") in actions and ("login.totp_failed", None) in actions
+    # Without the pending cookie (another browser) the step is refused.
+    client.cookies.clear()
+    stray = await client.post("/auth/oidc/totp", data={"code": "123456"})
+    assert stray.status_code == 403
+
+
+async def test_wrong_codes_at_the_totp_step_lock_the_account(
+    oidc_cloud: Cloud, provider: Provider
+) -> None:
+    from tests.cloud.test_totp import Authenticator
+
+    client = oidc_cloud.client
+    provider.claims = {"sub": "u-30", "preferred_username": "kanri2", "groups": "madoguchi-admin"}
+    provider.claims["amr"] = ["otp"]
+    assert (await sign_in(oidc_cloud)).status_code == 200
+    enrolment = await client.post("/api/auth/totp/enrol")
+    phone = Authenticator(enrolment.json()["secret"])
+    assert (
+        await client.post("/api/auth/totp/confirm", json={"code": phone.code()})
+    ).status_code == 200
+    provider.claims["amr"] = ["pwd"]
+    client.cookies.clear()
+    assert (await sign_in(oidc_cloud)).status_code == 200
+    statuses = [
+        (await client.post("/auth/oidc/totp", data={"code": "000000"})).status_code
+        for _ in range(5)
+    ]
+    assert statuses == [401] * 5
+    locked = await client.post("/auth/oidc/totp", data={"code": phone.code()})
+    assert locked.status_code == 401  # locked: even the right code
+    assert "login.locked" in [e.action for e in await audit(oidc_cloud)]
+
+
 async def test_oidc_is_off_by_default(sqlite_cloud: Cloud) -> None:
     assert (await sqlite_cloud.client.get("/auth/oidc/login")).status_code == 404
     assert (await sqlite_cloud.client.get("/auth/oidc/callback?code=x&state=y")).status_code == 404
     assert "/auth/oidc/login" not in (await sqlite_cloud.client.get("/login")).text
+
+
+def test_second_factor_claims() -> None:
+    settings = oidc_settings("https://idp.example")
+    assert oidc.proves_second_factor({"amr": ["pwd", "mfa"]}, settings)
+    assert oidc.proves_second_factor({"amr": "otp"}, settings)
+    assert oidc.proves_second_factor({"acr": LOA_MFA}, settings)
+    for claims in ({}, {"amr": ["pwd"]}, {"acr": "1"}, {"amr": {"mfa": 1}}, {"acr": [LOA_MFA]}):
+        assert not oidc.proves_second_factor(claims, settings), claims
+    strict = settings.model_copy(update={"mfa_amr": ("hwk",)})
+    assert not oidc.proves_second_factor({"amr": ["otp"]}, strict)
+    assert oidc.proves_second_factor({"amr": ["hwk"]}, strict)
 
 
 def test_claims_map_to_a_user_name_and_the_first_matching_role() -> None:

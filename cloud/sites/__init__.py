@@ -1,0 +1,1 @@
+"""Sites as data: registered sites, their kiosks and the pop-up lifecycle."""
