@@ -21,7 +21,7 @@ from cloud.turn.credentials import TurnSettings
 from madoguchi.mosquitto import BrokerNotFoundError, MosquittoProcess, free_port, wait_for_port
 from madoguchi.victoria import VictoriaMetricsNotFoundError
 from madoguchi.victoria import VictoriaMetricsProcess as VictoriaMetrics
-from provisioning.broker import write_broker_files
+from provisioning.broker import BrokerFiles, render_acl, render_config, write_broker_files
 from provisioning.ca import FleetCA, IssuedCertificate
 
 
@@ -96,6 +96,32 @@ def start_broker(directory: Path) -> Broker:
     process = MosquittoProcess(config, port, log_path=directory / "mosquitto.log")
     process.start()
     return Broker(ca=ca, directory=directory, process=process)
+
+
+def start_crl_broker(ca: FleetCA, directory: Path, crl_file: Path) -> MosquittoProcess:
+    """A Mosquitto whose TLS listener checks client certificates against `crl_file` (the
+    revocation tests; the session `broker` fixture reads no CRL)."""
+    directory.mkdir(parents=True)
+    server = ca.issue_server(directory)
+    (directory / "acl").write_text(render_acl(), encoding="utf-8")
+    port = free_port()
+    config = directory / "mosquitto.conf"
+    files = BrokerFiles(
+        ca_file=ca.cert_path,
+        cert_file=server.cert_path,
+        key_file=server.key_path,
+        acl_file=directory / "acl",
+        crl_file=crl_file,
+    )
+    config.write_text(
+        render_config(
+            files=files, port=port, bind_address="127.0.0.1", run_as_user=getpass.getuser()
+        ),
+        encoding="utf-8",
+    )
+    process = MosquittoProcess(config, port, log_path=directory / "mosquitto.log")
+    process.start()
+    return process
 
 
 def _postgres_bindir() -> Path:

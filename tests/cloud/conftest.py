@@ -112,28 +112,33 @@ async def sqlite_cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
         yield running
 
 
+def cloud_broker_link(broker: Broker, client_id: str) -> BrokerSettings:
+    """The control plane's link to the test broker, reconnecting fast."""
+    cert, key = broker.cloud_cert
+    return BrokerSettings(
+        host=broker.host,
+        port=broker.port,
+        ca_file=broker.ca_file,
+        cert_file=cert,
+        key_file=key,
+        client_id=client_id,
+        # Sessions outlive a test: a group of its own keeps a finished test's session from
+        # taking a share of the next test's messages.
+        shared_group=f"g{uuid.uuid4().hex[:12]}",
+        session_expiry_s=30,
+        reconnect_min_s=0.1,
+        reconnect_max_s=1.0,
+    )
+
+
 @pytest.fixture
 async def broker_cloud(
     broker: Broker, victoria_metrics: VictoriaMetrics, tmp_path: Path
 ) -> AsyncIterator[Cloud]:
-    cert, key = broker.cloud_cert
     settings = CloudSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}",
         timeseries=TimeSeriesSettings(enabled=True, url=victoria_metrics.url, flush_interval_s=0.2),
-        mqtt=BrokerSettings(
-            host=broker.host,
-            port=broker.port,
-            ca_file=broker.ca_file,
-            cert_file=cert,
-            key_file=key,
-            client_id=f"cloud-{tmp_path.name}",
-            # Sessions outlive a test: a group of its own keeps a finished test's session
-            # from taking a share of the next test's messages.
-            shared_group=f"g{uuid.uuid4().hex[:12]}",
-            session_expiry_s=30,
-            reconnect_min_s=0.1,
-            reconnect_max_s=1.0,
-        ),
+        mqtt=cloud_broker_link(broker, f"cloud-{tmp_path.name}"),
     )
     async for running in _running_cloud(settings):
         await asyncio.wait_for(running.app.state.consumer.connected.wait(), 15)

@@ -4,38 +4,23 @@ consumer, and the control plane restarting while kiosks keep reporting."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 from sqlalchemy import select
 
 from cloud.db.engine import transaction
 from cloud.fleet.models import KioskEvent
-from cloud.settings import BrokerSettings, CloudSettings
+from cloud.settings import CloudSettings
 from edge.agent import KioskAgent
-from tests.cloud.conftest import Cloud, _running_cloud
+from tests.cloud.conftest import Cloud, _running_cloud, cloud_broker_link
 from tests.edge.helpers import edge_settings
 from tests.servers import Broker, Postgres
 
 
 def cloud_settings(broker: Broker, database_url: str, client_id: str) -> CloudSettings:
-    cert, key = broker.cloud_cert
     return CloudSettings(
         database_url=database_url,
-        mqtt=BrokerSettings(
-            host=broker.host,
-            port=broker.port,
-            ca_file=broker.ca_file,
-            cert_file=cert,
-            key_file=key,
-            client_id=client_id,
-            # Sessions outlive a test: a group of its own keeps a finished test's session
-            # from taking a share of this test's messages.
-            shared_group=f"g{uuid.uuid4().hex[:12]}",
-            session_expiry_s=30,
-            reconnect_min_s=0.1,
-            reconnect_max_s=1.0,
-        ),
+        mqtt=cloud_broker_link(broker, client_id),
     )
 
 

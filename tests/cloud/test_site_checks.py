@@ -22,7 +22,7 @@ from cloud.auth.models import Role
 from cloud.db.engine import transaction
 from cloud.fleet import service as fleet
 from cloud.maintenance.models import KioskCommand
-from cloud.settings import BrokerSettings, CallSettings, CloudSettings
+from cloud.settings import CallSettings, CloudSettings
 from cloud.site_checks import service
 from cloud.site_checks.models import SiteCheckKiosk, SiteCheckRun
 from cloud.site_checks.settings import SiteCheckSettings
@@ -39,7 +39,7 @@ from protocol.v1 import (
     encode,
     topic,
 )
-from tests.cloud.conftest import Cloud, _running_cloud, serving
+from tests.cloud.conftest import Cloud, _running_cloud, cloud_broker_link, serving
 from tests.edge.helpers import edge_settings
 from tests.servers import Broker, Coturn
 
@@ -52,22 +52,10 @@ async def check_cloud(
 ) -> AsyncIterator[tuple[Cloud, str]]:
     """The control plane with the broker and the TURN relay, served over HTTP (the kiosks'
     probe), its public URL set."""
-    cert, key = broker.cloud_cert
     settings = CloudSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}",
         calls=CallSettings(turn=coturn.turn_settings()),
-        mqtt=BrokerSettings(
-            host=broker.host,
-            port=broker.port,
-            ca_file=broker.ca_file,
-            cert_file=cert,
-            key_file=key,
-            client_id=f"cloud-{tmp_path.name}",
-            shared_group=f"g{uuid.uuid4().hex[:12]}",
-            session_expiry_s=30,
-            reconnect_min_s=0.1,
-            reconnect_max_s=1.0,
-        ),
+        mqtt=cloud_broker_link(broker, f"cloud-{tmp_path.name}"),
     )
     async for cloud in _running_cloud(settings):
         await asyncio.wait_for(cloud.app.state.consumer.connected.wait(), 15)

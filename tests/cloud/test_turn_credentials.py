@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from cloud.auth.models import Role, StaffUser
 from cloud.db.engine import transaction
-from cloud.settings import BrokerSettings, CallSettings, CloudSettings
+from cloud.settings import CallSettings, CloudSettings
 from cloud.turn.credentials import TurnSettings, ephemeral_credential, turn_password
 from protocol.v1 import CallMessage, IceServer, TopicKind, decode, topic
 from tests.ansible.test_coturn import allocate, refusal
-from tests.cloud.conftest import Cloud, _running_cloud, serving
+from tests.cloud.conftest import Cloud, _running_cloud, cloud_broker_link, serving
 from tests.cloud.test_console_socket import call_up, until
 from tests.mqtt_clients import client_for
 from tests.servers import Broker, Coturn
@@ -32,21 +32,9 @@ STUN = IceServer(urls=("stun:stun.example.jp:3478",))
 
 @pytest.fixture
 async def turn_cloud(broker: Broker, coturn: Coturn, tmp_path: Path) -> AsyncIterator[Cloud]:
-    cert, key = broker.cloud_cert
     settings = CloudSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}",
-        mqtt=BrokerSettings(
-            host=broker.host,
-            port=broker.port,
-            ca_file=broker.ca_file,
-            cert_file=cert,
-            key_file=key,
-            client_id=f"cloud-{tmp_path.name}",
-            shared_group=f"g{uuid.uuid4().hex[:12]}",
-            session_expiry_s=30,
-            reconnect_min_s=0.1,
-            reconnect_max_s=1.0,
-        ),
+        mqtt=cloud_broker_link(broker, f"cloud-{tmp_path.name}"),
         calls=CallSettings(ice_servers=[STUN], turn=coturn.turn_settings(ttl_s=600)),
     )
     async for running in _running_cloud(settings):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import getpass
 import ssl
 import time
 import uuid
@@ -47,15 +46,14 @@ from edge.agent import KioskAgent
 from edge.settings import EdgeSettings
 from edge.site_check.settings import SiteCheckLimits
 from madoguchi.cli import app as cli
-from madoguchi.mosquitto import MosquittoProcess, free_port
+from madoguchi.mosquitto import MosquittoProcess
 from protocol.v1 import CallMessage, TopicKind, decode, encode, topic
-from provisioning.broker import BrokerFiles, render_acl, render_config
 from provisioning.ca import FleetCA
 from provisioning.kiosk_identity import KioskIdentity
 from provisioning.sites import SITES_DIR
 from tests.cloud.conftest import Cloud, _running_cloud, serving
 from tests.mqtt_clients import tls_context
-from tests.servers import Coturn
+from tests.servers import Coturn, start_crl_broker
 
 SITE = "popup-community"
 KIOSK = "popup-community-01"
@@ -93,30 +91,6 @@ class Plant:
         return await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
 
 
-def start_broker(root: FleetCA, directory: Path, crl_file: Path) -> MosquittoProcess:
-    directory.mkdir(parents=True)
-    server = root.issue_server(directory)
-    (directory / "acl").write_text(render_acl(), encoding="utf-8")
-    port = free_port()
-    config = directory / "mosquitto.conf"
-    files = BrokerFiles(
-        ca_file=root.cert_path,
-        cert_file=server.cert_path,
-        key_file=server.key_path,
-        acl_file=directory / "acl",
-        crl_file=crl_file,
-    )
-    config.write_text(
-        render_config(
-            files=files, port=port, bind_address="127.0.0.1", run_as_user=getpass.getuser()
-        ),
-        encoding="utf-8",
-    )
-    process = MosquittoProcess(config, port, log_path=directory / "mosquitto.log")
-    process.start()
-    return process
-
-
 @pytest.fixture
 async def plant(fresh_postgres_url: str, coturn: Coturn, tmp_path: Path) -> AsyncIterator[Plant]:
     root = FleetCA.create(tmp_path / "root")
@@ -137,7 +111,7 @@ async def plant(fresh_postgres_url: str, coturn: Coturn, tmp_path: Path) -> Asyn
     async with transaction(make_sessionmaker(engine)) as db:
         await write_current_crl(db=db, settings=enrollment)
     await engine.dispose()
-    broker = start_broker(root, tmp_path / "broker", crl_file)
+    broker = start_crl_broker(root, tmp_path / "broker", crl_file)
     enrollment.broker_reload = ["kill", "-HUP", str(broker.pid)]
     settings = CloudSettings(
         database_url=fresh_postgres_url,

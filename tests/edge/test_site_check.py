@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import getpass
 import json
 import re
 import time
@@ -31,13 +30,13 @@ from edge.site_check.probe import ProbeSample
 from edge.site_check.runner import run_site_check
 from edge.site_check.settings import SiteCheckLimits
 from madoguchi.cli import app as cli
-from madoguchi.mosquitto import MosquittoProcess, free_port
+from madoguchi.mosquitto import free_port
 from protocol.v1 import SiteCheckItem, SiteCheckMessage
-from provisioning.broker import BrokerFiles, render_acl, render_config
 from provisioning.ca import FleetCA
+from provisioning.enrollment import write_crl
 from tests.cloud.conftest import Cloud, serving, sqlite_cloud  # noqa: F401 - shared fixture
 from tests.edge.helpers import edge_environment, edge_settings
-from tests.servers import Broker, Coturn
+from tests.servers import Broker, Coturn, start_crl_broker
 
 KIOSK = "chk-k1"
 MakeToken = Callable[..., Awaitable[str]]
@@ -244,33 +243,10 @@ async def test_revoked_certificate(broker: Broker, coturn: Coturn, tmp_path: Pat
     cert, _ = broker.kiosk_cert("chk-revoked")
     serial = x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
     crl = broker.ca.sign_crl([(serial, dt.datetime.now(dt.UTC))], number=1)
-    directory = tmp_path / "crl-broker"
-    directory.mkdir()
-    crl_file = directory / "crl.pem"
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    crl_file.write_bytes(crl.public_bytes(Encoding.PEM))
-    server = broker.ca.issue_server(directory)
-    (directory / "acl").write_text(render_acl(), encoding="utf-8")
-    port = free_port()
-    config = directory / "mosquitto.conf"
-    config.write_text(
-        render_config(
-            files=BrokerFiles(
-                ca_file=broker.ca_file,
-                cert_file=server.cert_path,
-                key_file=server.key_path,
-                acl_file=directory / "acl",
-                crl_file=crl_file,
-            ),
-            port=port,
-            bind_address="127.0.0.1",
-            run_as_user=getpass.getuser(),
-        ),
-        encoding="utf-8",
-    )
-    process = MosquittoProcess(config, port, log_path=directory / "mosquitto.log")
-    process.start()
+    crl_file = tmp_path / "crl.pem"
+    write_crl(crl_file, crl)
+    process = start_crl_broker(broker.ca, tmp_path / "crl-broker", crl_file)
+    port = process.port
     try:
         revoked = SiteCheckPlan(broker=target(broker, "chk-revoked", port=port))
         still_good = SiteCheckPlan(broker=target(broker, "chk-good", port=port))

@@ -24,7 +24,8 @@ from cloud.settings import BrokerSettings, CloudSettings
 from provisioning.enrollment import write_crl
 from provisioning.kiosk_identity import enroll
 from tests.cloud.conftest import Cloud, _running_cloud
-from tests.provisioning.test_enrollment import URL, _connects, _pki, _start_broker, _token
+from tests.provisioning.test_enrollment import URL, _connects, _pki, _token
+from tests.servers import start_crl_broker
 
 CRL_SECONDS = 20
 
@@ -51,7 +52,7 @@ async def test_the_crl_is_resigned_before_it_expires(
     crl_file = tmp_path / "crl" / "crl.pem"
     # The broker starts with a CRL of its own; the control plane takes over from there.
     write_crl(crl_file, intermediate.sign_crl([], number=1, days=CRL_SECONDS / 86400))
-    broker = _start_broker(root, tmp_path / "broker", crl_file)
+    broker = start_crl_broker(root, tmp_path / "broker", crl_file)
     # Configured as in production: through the environment, read when the app starts.
     for name, value in {
         "CA_DIR": str(intermediate.directory),
@@ -116,7 +117,7 @@ async def test_an_expired_crl_locks_every_kiosk_out(tmp_path: Path, env_cloud: C
     kiosk = await enroll(URL, token, "crl-k3", tmp_path / "k3", client=env_cloud.client)
     crl_file = tmp_path / "crl" / "crl.pem"
     write_crl(crl_file, intermediate.sign_crl([], number=1, days=-1 / 86400))
-    broker = _start_broker(root, tmp_path / "broker", crl_file)
+    broker = start_crl_broker(root, tmp_path / "broker", crl_file)
     try:
         assert not await _connects(broker, kiosk, "crl-k3")
         write_crl(crl_file, intermediate.sign_crl([], number=2, days=1))

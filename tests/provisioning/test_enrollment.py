@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import getpass
 import hashlib
 import os
 import ssl
@@ -27,9 +26,8 @@ from cloud.db.engine import transaction
 from cloud.enrollment.models import EnrollmentToken, KioskCertificate
 from cloud.enrollment.settings import EnrollmentSettings
 from madoguchi.cli import app as cli
-from madoguchi.mosquitto import MosquittoProcess, free_port
+from madoguchi.mosquitto import MosquittoProcess
 from protocol.v1 import TopicKind, topic
-from provisioning.broker import BrokerFiles, render_acl, render_config
 from provisioning.ca import FleetCA
 from provisioning.enrollment import sign_renewal
 from provisioning.kiosk_identity import (
@@ -42,6 +40,7 @@ from provisioning.kiosk_identity import (
 )
 from tests.cloud.conftest import Cloud, cloud, database_url, serving, sqlite_cloud  # noqa: F401
 from tests.mqtt_clients import tls_context
+from tests.servers import start_crl_broker
 
 URL = "http://testserver"
 
@@ -250,30 +249,6 @@ async def test_roles(sqlite_cloud: Cloud, tmp_path: Path) -> None:  # noqa: F811
 # --- The broker refuses a revoked kiosk ----------------------------------------------------
 
 
-def _start_broker(root: FleetCA, directory: Path, crl_file: Path) -> MosquittoProcess:
-    directory.mkdir(parents=True)
-    server = root.issue_server(directory)
-    (directory / "acl").write_text(render_acl(), encoding="utf-8")
-    port = free_port()
-    config = directory / "mosquitto.conf"
-    files = BrokerFiles(
-        ca_file=root.cert_path,
-        cert_file=server.cert_path,
-        key_file=server.key_path,
-        acl_file=directory / "acl",
-        crl_file=crl_file,
-    )
-    config.write_text(
-        render_config(
-            files=files, port=port, bind_address="127.0.0.1", run_as_user=getpass.getuser()
-        ),
-        encoding="utf-8",
-    )
-    process = MosquittoProcess(config, port, log_path=directory / "mosquitto.log")
-    process.start()
-    return process
-
-
 def _client(process: MosquittoProcess, identity: KioskIdentity) -> aiomqtt.Client:
     return aiomqtt.Client(
         "localhost",
@@ -312,7 +287,7 @@ async def test_revoked_kiosk_is_refused_at_the_handshake(
         "/api/enrollment/crl", headers={"Authorization": f"Bearer {admin}"}
     )
     assert refreshed.status_code == 200 and crl_file.exists()
-    broker = _start_broker(root, tmp_path / "broker", crl_file)
+    broker = start_crl_broker(root, tmp_path / "broker", crl_file)
     try:
         assert await _connects(broker, kiosks["enr-r1"], "enr-r1")
         assert await _connects(broker, kiosks["enr-r2"], "enr-r2")
